@@ -1,0 +1,214 @@
+//! The syntax of mido: tokens ([`lexer`]), the grammar (lalrpop) and the
+//! untyped [`ast`] with byte spans.
+//!
+//! Architecture invariant: this crate knows no semantics. It does not resolve
+//! names, check types or know which functions exist; it only says whether the
+//! text is well formed, and where it is not.
+
+#![deny(clippy::unwrap_used)]
+
+pub mod ast;
+pub mod lexer;
+
+use lalrpop_util::lalrpop_mod;
+use lexer::{LexError, LexErrorKind, Lexer, Tok};
+
+lalrpop_mod!(
+    #[allow(clippy::all, clippy::unwrap_used, unused_parens)]
+    parser,
+    "/mido.rs"
+);
+
+/// A byte range in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// What is wrong with the text at a span.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyntaxErrorKind {
+    InvalidCharacter,
+    UnterminatedComment,
+    UnterminatedString,
+    /// A token the grammar does not allow here; `expected` lists what would be.
+    UnexpectedToken { found: String, expected: Vec<String> },
+    /// The file ends where more is needed.
+    UnexpectedEof { expected: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub kind: SyntaxErrorKind,
+    pub span: Span,
+}
+
+/// Parses a model file. Returns the tree (with `Error` nodes where the parser
+/// recovered) and every syntax error found; the tree is `None` only when the
+/// file does not even start like a model.
+pub fn parse(src: &str) -> (Option<ast::File>, Vec<SyntaxError>) {
+    let mut lexer = Lexer::new(src);
+    let mut recovered = Vec::new();
+    let result = parser::FileParser::new().parse(&mut recovered, lexer.by_ref());
+    let mut errors: Vec<SyntaxError> = lexer
+        .into_errors()
+        .into_iter()
+        .map(from_lex_error)
+        .collect();
+    let mut parse_errors: Vec<SyntaxError> = recovered
+        .into_iter()
+        .filter_map(|r| from_parse_error(r.error, src.len()))
+        .collect();
+    let file = match result {
+        Ok(file) => Some(file),
+        Err(e) => {
+            parse_errors.extend(from_parse_error(e, src.len()));
+            None
+        }
+    };
+    errors.extend(suppress_cascades(src, parse_errors));
+    errors.sort_by_key(|e| (e.span.start, e.span.end));
+    (file, errors)
+}
+
+/// After a syntax error the parser resynchronises on the next token that can
+/// start a statement, which may sit in the middle of the broken line; errors
+/// that follow on the same line are echoes of the first and are dropped.
+fn suppress_cascades(src: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
+    let line_of = |pos: usize| src[..pos.min(src.len())].matches('\n').count();
+    let mut kept: Vec<SyntaxError> = Vec::new();
+    for e in errors {
+        if let Some(last) = kept.last() {
+            if line_of(last.span.start) == line_of(e.span.start) {
+                continue;
+            }
+        }
+        kept.push(e);
+    }
+    kept
+}
+
+fn from_lex_error(e: LexError) -> SyntaxError {
+    let kind = match e.kind {
+        LexErrorKind::InvalidCharacter => SyntaxErrorKind::InvalidCharacter,
+        LexErrorKind::UnterminatedComment => SyntaxErrorKind::UnterminatedComment,
+        LexErrorKind::UnterminatedString => SyntaxErrorKind::UnterminatedString,
+    };
+    SyntaxError { kind, span: e.span }
+}
+
+type LalrpopError<'a> = lalrpop_util::ParseError<usize, Tok<'a>, ()>;
+
+fn from_parse_error(e: LalrpopError<'_>, eof: usize) -> Option<SyntaxError> {
+    use lalrpop_util::ParseError as P;
+    match e {
+        P::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => Some(SyntaxError {
+            kind: SyntaxErrorKind::UnexpectedToken {
+                found: tok.describe(),
+                expected: tidy_expected(expected),
+            },
+            span: Span::new(l, r),
+        }),
+        P::UnrecognizedEof { location, expected } => Some(SyntaxError {
+            kind: SyntaxErrorKind::UnexpectedEof {
+                expected: tidy_expected(expected),
+            },
+            span: Span::new(location.min(eof), location.min(eof)),
+        }),
+        P::ExtraToken { token: (l, tok, r) } => Some(SyntaxError {
+            kind: SyntaxErrorKind::UnexpectedToken {
+                found: tok.describe(),
+                expected: vec![],
+            },
+            span: Span::new(l, r),
+        }),
+        // The lexer reports its own errors and never hands one to the parser.
+        P::InvalidToken { .. } | P::User { .. } => None,
+    }
+}
+
+/// lalrpop names terminals as they are written in the grammar (`"\"=\""`);
+/// turn them into what a modeler reads (`` `=` ``, `a name`).
+fn tidy_expected(expected: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = expected
+        .into_iter()
+        .filter_map(|t| {
+            let bare = t.trim_matches('"').replace("\\\"", "\"");
+            match bare.as_str() {
+                "ident" => Some("a name".to_string()),
+                "number" => Some("a number".to_string()),
+                "string" => Some("a string".to_string()),
+                "/*" | "unterminated string" => None,
+                other => Some(format!("`{other}`")),
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_small_model() {
+        let src = r#"model m "doc"
+            fixed { k = 0.1 in (0, ) [1/h] }
+            compartments { c [mg] dose }
+            dynamics { d/dt(c) = -k * c }
+            observe { cp [mg/L] = c / 2 [L]  DV ~ normal(cp, 0.1) }"#;
+        let (file, errors) = parse(src);
+        assert!(errors.is_empty(), "{errors:?}");
+        let file = file.expect("a tree");
+        assert_eq!(file.name.text, "m");
+        assert_eq!(file.items.len(), 4);
+    }
+
+    #[test]
+    fn power_binds_tighter_than_negation_and_is_right_associative() {
+        let (file, errors) = parse("model m individual { a = -2^3^2 }");
+        assert!(errors.is_empty());
+        let file = file.expect("a tree");
+        let ast::Item::Individual(b) = &file.items[0] else {
+            panic!("not individual")
+        };
+        let ast::Stmt::Assign { value, .. } = &b.entries[0] else {
+            panic!("not an assignment")
+        };
+        let ast::ExprKind::Unary(ast::UnaryOp::Neg, inner) = &value.kind else {
+            panic!("negation is not outermost: {value:?}")
+        };
+        let ast::ExprKind::Binary(ast::BinaryOp::Pow, _, rhs) = &inner.kind else {
+            panic!("no power")
+        };
+        assert!(matches!(
+            rhs.kind,
+            ast::ExprKind::Binary(ast::BinaryOp::Pow, _, _)
+        ));
+    }
+
+    #[test]
+    fn recovers_and_reports_every_broken_statement() {
+        let src = "model m\nindividual {\n a = 1 +\n b = 2\n c = * 3\n d = 4\n}";
+        let (file, errors) = parse(src);
+        assert!(file.is_some());
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+}
