@@ -1,1 +1,9 @@
+//! The mido runtime: datasets and dosing events, ODE solvers and simulation.
+//!
+//! Architecture invariant: the runtime sees a model only through
+//! [`model::Model`] and its [`model::ModelInfo`]; it never depends on the
+//! grammar or the compiler.
 
+#![deny(clippy::unwrap_used)]
+
+pub mod model;

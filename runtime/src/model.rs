@@ -1,0 +1,216 @@
+//! The compiled-model interface: the only view of a model the runtime has.
+//!
+//! A model is a set of functions over flat `f64` slices plus the metadata
+//! ([`ModelInfo`]) that says what every index means. The compiler's IR
+//! interpreter implements [`Model`] today; the Cranelift JIT will implement the
+//! same trait, so solvers, estimation and simulation never know which engine
+//! runs.
+//!
+//! Architecture invariant: nothing here knows the model language. The runtime
+//! depends on this module, never on the AST or the IR.
+
+/// Level of variability a random effect varies at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RandomLevel {
+    /// Between subjects: one value per subject.
+    Subject,
+    /// Between occasions: one value per subject and occasion (OCC item).
+    Occasion,
+}
+
+/// How a covariate's values are read from a data column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CovariateKind {
+    Real,
+    /// Coded categories: `(level name, code in the data)`.
+    Category(Vec<(String, f64)>),
+    /// 0 or 1 in the data.
+    Bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CovariateInfo {
+    /// The name in the model, matched case-insensitively to a data column.
+    pub name: String,
+    pub kind: CovariateKind,
+    pub time_varying: bool,
+}
+
+/// A fixed effect (THETA) with its initial value and bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThetaInfo {
+    pub name: String,
+    pub init: f64,
+    /// `-inf` when open.
+    pub lower: f64,
+    /// `+inf` when open.
+    pub upper: f64,
+    pub fixed: bool,
+}
+
+/// A random effect (ETA).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EtaInfo {
+    pub name: String,
+    pub level: RandomLevel,
+}
+
+/// A block of the OMEGA matrix: the random effects it covers and their
+/// covariance (row-major, full symmetric `n × n`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OmegaBlock {
+    pub level: RandomLevel,
+    /// Indices into [`ModelInfo::etas`].
+    pub etas: Vec<usize>,
+    pub covariance: Vec<f64>,
+    pub fixed: bool,
+}
+
+/// A compartment (ODE state). CMT numbers in the data are 1-based positions
+/// in [`ModelInfo::states`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateInfo {
+    pub name: String,
+    /// Whether doses may go into it.
+    pub dosable: bool,
+}
+
+/// Residual-error model of an endpoint. `f` is the prediction, `ε ~ N(0, 1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorModel {
+    /// `Y = f + sd·ε` (parameters: sd).
+    Additive,
+    /// `Y = f + sd·f·ε` (parameters: sd, a coefficient of variation).
+    Proportional,
+    /// `Y = f + sqrt(add² + (prop·f)²)·ε` (parameters: add sd, prop sd).
+    Combined,
+    /// `log Y = log f + sd·ε` (parameters: sd on the log scale).
+    LogNormal,
+}
+
+impl ErrorModel {
+    /// Number of error parameters after the prediction.
+    pub fn n_params(self) -> usize {
+        match self {
+            ErrorModel::Combined => 2,
+            _ => 1,
+        }
+    }
+
+    /// Standard deviation of `Y` around `f` (of `log Y` for log-normal).
+    pub fn sd(self, f: f64, params: &[f64]) -> f64 {
+        match self {
+            ErrorModel::Additive | ErrorModel::LogNormal => params[0],
+            ErrorModel::Proportional => params[0] * f.abs(),
+            ErrorModel::Combined => params[0].hypot(params[1] * f),
+        }
+    }
+
+    /// A draw of `Y` given the prediction and a standard-normal `eps`.
+    pub fn sample(self, f: f64, params: &[f64], eps: f64) -> f64 {
+        match self {
+            ErrorModel::LogNormal => f * (params[0] * eps).exp(),
+            _ => f + self.sd(f, params) * eps,
+        }
+    }
+}
+
+/// Dose properties of one compartment, evaluated for a subject at a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DoseProps {
+    /// Fraction of the amount that arrives (F); default 1.
+    pub bioavailability: f64,
+    /// Delay between the dose record and its arrival (ALAG); default 0.
+    pub lag: f64,
+    /// Modeled zero-order rate, used by RATE = -1 records; NaN when undefined.
+    pub rate: f64,
+    /// Modeled infusion duration, used by RATE = -2 records; NaN when undefined.
+    pub duration: f64,
+}
+
+impl Default for DoseProps {
+    fn default() -> Self {
+        DoseProps {
+            bioavailability: 1.0,
+            lag: 0.0,
+            rate: f64::NAN,
+            duration: f64::NAN,
+        }
+    }
+}
+
+/// Everything the runtime needs to know about a model's slices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub name: String,
+    /// Dataset named by the model file, relative to it.
+    pub data_file: Option<String>,
+    pub covariates: Vec<CovariateInfo>,
+    pub thetas: Vec<ThetaInfo>,
+    pub etas: Vec<EtaInfo>,
+    pub omegas: Vec<OmegaBlock>,
+    /// Names of the individual parameters `individual` writes, in order.
+    pub params: Vec<String>,
+    pub states: Vec<StateInfo>,
+    /// Names of the observation variables `observe` writes first, in order.
+    pub outputs: Vec<String>,
+    /// Residual-error model of the (single, in v1) endpoint.
+    pub error_model: ErrorModel,
+}
+
+impl ModelInfo {
+    /// Length of the slice `observe` fills: the outputs, then the endpoint's
+    /// prediction, then its error parameters.
+    pub fn observe_len(&self) -> usize {
+        self.outputs.len() + 1 + self.error_model.n_params()
+    }
+
+    /// Index of the endpoint's prediction in the `observe` slice.
+    pub fn prediction_index(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// The full OMEGA matrix (row-major, `n_eta × n_eta`), zero outside blocks.
+    pub fn omega_matrix(&self) -> Vec<f64> {
+        let n = self.etas.len();
+        let mut m = vec![0.0; n * n];
+        for block in &self.omegas {
+            let k = block.etas.len();
+            for (i, &ei) in block.etas.iter().enumerate() {
+                for (j, &ej) in block.etas.iter().enumerate() {
+                    m[ei * n + ej] = block.covariance[i * k + j];
+                }
+            }
+        }
+        m
+    }
+
+    /// Initial values of all fixed effects.
+    pub fn theta_init(&self) -> Vec<f64> {
+        self.thetas.iter().map(|t| t.init).collect()
+    }
+}
+
+/// A model ready to run. Implementations must be pure functions of their
+/// arguments (no hidden state), so that subjects can run on any thread.
+///
+/// Slices have the lengths the metadata gives: `theta` = thetas, `eta` = etas
+/// (occasion-level entries hold the current occasion's values), `cov` =
+/// covariates (category and bool covariates as their codes), `y` and `dydt` =
+/// states, `params` = params.
+pub trait Model: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+
+    /// Individual parameters of a subject at a record at time `t`.
+    fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]);
+
+    /// Right-hand side of the ODE system, without dose inputs.
+    fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]);
+
+    /// Dose properties of every state (`out.len()` = number of states).
+    fn dose_props(&self, t: f64, params: &[f64], cov: &[f64], out: &mut [DoseProps]);
+
+    /// Observation variables, prediction and error parameters (see
+    /// [`ModelInfo::observe_len`]).
+    fn observe(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], out: &mut [f64]);
+}
