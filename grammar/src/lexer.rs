@@ -15,7 +15,8 @@ pub enum LexErrorKind {
     InvalidCharacter,
     /// A `/*` without its `*/`.
     UnterminatedComment,
-    /// A `"` without its closing `"`.
+    /// A `"` without its closing `"` (strings may span lines, so this is
+    /// only known at the end of the file; the error points at the opening line).
     UnterminatedString,
 }
 
@@ -52,7 +53,7 @@ fn unterminated_string<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> FilterResult<
 pub enum Tok<'a> {
     #[token("/*", block_comment)]
     BlockComment,
-    #[regex(r#""[^"\n]*"#, unterminated_string, priority = 1, allow_greedy = true)]
+    #[regex(r#""[^"]*"#, unterminated_string, priority = 1, allow_greedy = true)]
     UnterminatedStr,
 
     // Block and declaration keywords.
@@ -153,7 +154,7 @@ pub enum Tok<'a> {
     Ident(&'a str),
     #[regex(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")]
     Number(&'a str),
-    #[regex(r#""[^"\n]*""#, allow_greedy = true)]
+    #[regex(r#""[^"]*""#, allow_greedy = true)]
     Str(&'a str),
 }
 
@@ -226,6 +227,7 @@ impl Tok<'_> {
 /// A token stream for the parser: `(start, token, end)` triples, with lexical
 /// errors collected on the side instead of interrupting the stream.
 pub struct Lexer<'a> {
+    src: &'a str,
     inner: logos::SpannedIter<'a, Tok<'a>>,
     errors: Vec<LexError>,
 }
@@ -233,6 +235,7 @@ pub struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Self {
         Lexer {
+            src,
             inner: Tok::lexer(src).spanned(),
             errors: Vec::new(),
         }
@@ -270,9 +273,16 @@ impl<'a> Iterator for Lexer<'a> {
                             continue;
                         }
                     }
+                    let mut end = range.end;
+                    if kind == LexErrorKind::UnterminatedString {
+                        // Point at the opening line, not the rest of the file.
+                        end = self.src[range.start..range.end]
+                            .find('\n')
+                            .map_or(range.end, |i| range.start + i);
+                    }
                     self.errors.push(LexError {
                         kind,
-                        span: Span::new(range.start, range.end),
+                        span: Span::new(range.start, end),
                     });
                 }
             }
@@ -326,5 +336,9 @@ mod tests {
         assert_eq!(errs[0].kind, LexErrorKind::UnterminatedComment);
         let (_, errs) = Lexer::tokens("model x \"doc\nfixed");
         assert_eq!(errs[0].kind, LexErrorKind::UnterminatedString);
+        assert_eq!(errs[0].span, Span::new(8, 12));
+        let (toks, errs) = Lexer::tokens("model x \"two\nlines\"");
+        assert!(errs.is_empty());
+        assert_eq!(toks[2].1, Tok::Str("\"two\nlines\""));
     }
 }

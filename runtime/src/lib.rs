@@ -6,4 +6,6 @@
 
 #![deny(clippy::unwrap_used)]
 
+pub mod data;
 pub mod model;
+pub mod solver;

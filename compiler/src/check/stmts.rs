@@ -1,0 +1,272 @@
+//! Statement blocks: `individual`, `dynamics` and `observe`.
+
+use super::scope::Sym;
+use super::Checker;
+use crate::error::{BlockKind, Error, NameKind};
+use crate::ir::{self, LocalId, ParamId, ParamOrigin};
+use crate::suggest::similar;
+use mido_grammar::ast::{self, Stmt};
+use mido_runtime::model::ErrorModel;
+
+/// The error models of `observe`, with the number of arguments after the
+/// prediction.
+const ERROR_MODELS: [(&str, ErrorModel); 4] = [
+    ("normal", ErrorModel::Additive),
+    ("proportional", ErrorModel::Proportional),
+    ("combined", ErrorModel::Combined),
+    ("lognormal", ErrorModel::LogNormal),
+];
+
+impl Checker {
+    /// Defines the target of an assignment, reporting assignments to
+    /// declared things and duplicates.
+    fn define_assigned(&mut self, name: &ast::Name, sym: Sym) -> bool {
+        match self.scope.define(&name.text, sym, name.span) {
+            Ok(()) => true,
+            Err(existing) => {
+                let kind = existing.sym.kind();
+                let err = match kind {
+                    NameKind::FixedEffect
+                    | NameKind::RandomEffect
+                    | NameKind::Covariate
+                    | NameKind::Compartment
+                    | NameKind::Builtin => Error::AssignToNonVariable {
+                        name: name.text.clone(),
+                        kind,
+                        span: name.span,
+                        declaration: existing.span,
+                    },
+                    _ => Error::DuplicateDefinition {
+                        name: name.text.clone(),
+                        span: name.span,
+                        first: existing.span,
+                    },
+                };
+                self.error(err);
+                false
+            }
+        }
+    }
+
+    fn misplaced(&mut self, stmt: &Stmt, block: BlockKind) {
+        let (what, belongs) = match stmt {
+            Stmt::Deriv { .. } => ("a differential equation", BlockKind::Dynamics),
+            Stmt::Sample { .. } => ("an observation statement (`~`)", BlockKind::Observe),
+            Stmt::DoseProp { .. } => ("a dose property", BlockKind::Individual),
+            Stmt::Assign { .. } | Stmt::Error(_) => return,
+        };
+        self.error(Error::MisplacedStatement {
+            what,
+            block,
+            belongs,
+            span: stmt.span(),
+        });
+    }
+
+    pub(super) fn individual(&mut self, block: &ast::Block<Stmt>) {
+        for stmt in &block.entries {
+            match stmt {
+                Stmt::Assign {
+                    name, unit, value, ..
+                } => {
+                    let expr = self.value_expr(value, BlockKind::Individual);
+                    let id = ParamId(self.model.params.len() as u32);
+                    if self.define_assigned(name, Sym::Param(id)) {
+                        self.model.params.push(ir::Param {
+                            name: name.text.clone(),
+                            expr,
+                            origin: ParamOrigin::Individual,
+                            unit: unit.clone(),
+                        });
+                    }
+                }
+                Stmt::DoseProp {
+                    prop, cmt, value, ..
+                } => match self.scope.get(&cmt.text).map(|e| e.sym) {
+                    Some(Sym::State(state)) => {
+                        self.dose_prop(state, cmt, prop, value, BlockKind::Individual)
+                    }
+                    _ => {
+                        let names: Vec<String> =
+                            self.model.states.iter().map(|s| s.name.clone()).collect();
+                        self.error(Error::DosePropUnknownCompartment {
+                            name: cmt.text.clone(),
+                            span: cmt.span,
+                            candidates: similar(&cmt.text, names.iter().map(String::as_str)),
+                        });
+                    }
+                },
+                other => self.misplaced(other, BlockKind::Individual),
+            }
+        }
+    }
+
+    pub(super) fn dynamics(&mut self, block: &ast::Block<Stmt>) {
+        let mut derivs: Vec<Option<ir::Expr>> = vec![None; self.model.states.len()];
+        for stmt in &block.entries {
+            match stmt {
+                Stmt::Assign {
+                    name, unit, value, ..
+                } => {
+                    let expr = self.value_expr(value, BlockKind::Dynamics);
+                    let id = LocalId(self.model.dynamics.len() as u32);
+                    if self.define_assigned(name, Sym::DynLocal(id)) {
+                        self.model.dynamics.push(ir::Local {
+                            name: name.text.clone(),
+                            expr,
+                            unit: unit.clone(),
+                        });
+                    }
+                }
+                Stmt::Deriv { state, value, span } => {
+                    let expr = self.real_expr(
+                        value,
+                        BlockKind::Dynamics,
+                        "a derivative is a rate of change: a number",
+                    );
+                    match self.scope.get(&state.text).map(|e| e.sym) {
+                        Some(Sym::State(id)) => {
+                            let i = id.index();
+                            if let Some(first) = self.deriv_spans[i] {
+                                self.error(Error::DuplicateOde {
+                                    name: state.text.clone(),
+                                    span: *span,
+                                    first,
+                                });
+                            } else {
+                                self.deriv_spans[i] = Some(*span);
+                                derivs[i] = Some(expr);
+                            }
+                        }
+                        _ => {
+                            let names: Vec<String> =
+                                self.model.states.iter().map(|s| s.name.clone()).collect();
+                            self.error(Error::OdeWithoutCompartment {
+                                name: state.text.clone(),
+                                span: state.span,
+                                candidates: similar(&state.text, names.iter().map(String::as_str)),
+                            });
+                        }
+                    }
+                }
+                other => self.misplaced(other, BlockKind::Dynamics),
+            }
+        }
+        for (i, d) in derivs.into_iter().enumerate() {
+            match d {
+                Some(expr) => self.model.derivs.push(expr),
+                None => {
+                    if self.deriv_spans[i].is_none() {
+                        self.error(Error::CompartmentWithoutOde {
+                            name: self.model.states[i].name.clone(),
+                            span: self.state_spans[i],
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn observe(&mut self, block: &ast::Block<Stmt>) {
+        let mut first_sample: Option<mido_grammar::Span> = None;
+        let mut count = 0;
+        for stmt in &block.entries {
+            match stmt {
+                Stmt::Assign {
+                    name, unit, value, ..
+                } => {
+                    let expr = self.value_expr(value, BlockKind::Observe);
+                    let id = LocalId(self.model.observe.len() as u32);
+                    if self.define_assigned(name, Sym::ObsLocal(id)) {
+                        self.model.observe.push(ir::Local {
+                            name: name.text.clone(),
+                            expr,
+                            unit: unit.clone(),
+                        });
+                    }
+                }
+                Stmt::Sample {
+                    target,
+                    dist,
+                    args,
+                    span,
+                } => {
+                    count += 1;
+                    match first_sample {
+                        Some(first) => {
+                            self.error(Error::ObservationCount {
+                                found: count,
+                                span: first,
+                                extra: Some(*span),
+                            });
+                            continue;
+                        }
+                        None => first_sample = Some(*span),
+                    }
+                    if target.text != "DV" {
+                        self.error(Error::UnknownObservationTarget {
+                            name: target.text.clone(),
+                            span: target.span,
+                        });
+                    }
+                    self.endpoint = self.sample(dist, args, *span);
+                }
+                other => self.misplaced(other, BlockKind::Observe),
+            }
+        }
+        if count == 0 {
+            self.error(Error::ObservationCount {
+                found: 0,
+                span: block.keyword,
+                extra: None,
+            });
+        }
+    }
+
+    fn sample(
+        &mut self,
+        dist: &ast::Name,
+        args: &[ast::Expr],
+        span: mido_grammar::Span,
+    ) -> Option<ir::Endpoint> {
+        let Some((_, error_model)) = ERROR_MODELS.iter().find(|(n, _)| *n == dist.text) else {
+            self.error(Error::UnknownDistribution {
+                name: dist.text.clone(),
+                span: dist.span,
+                allowed: &["normal", "proportional", "combined", "lognormal"],
+                candidates: similar(&dist.text, ERROR_MODELS.iter().map(|(n, _)| *n)),
+            });
+            return None;
+        };
+        let expected = 1 + error_model.n_params();
+        if args.len() != expected {
+            self.error(Error::WrongArity {
+                function: dist.text.clone(),
+                expected,
+                found: args.len(),
+                span,
+            });
+            return None;
+        }
+        let prediction = self.real_expr(
+            &args[0],
+            BlockKind::Observe,
+            "the prediction of an observation is a number",
+        );
+        let params = args[1..]
+            .iter()
+            .map(|a| {
+                self.real_expr(
+                    a,
+                    BlockKind::Observe,
+                    "the parameters of a residual error model are numbers",
+                )
+            })
+            .collect();
+        Some(ir::Endpoint {
+            error_model: *error_model,
+            prediction,
+            params,
+        })
+    }
+}

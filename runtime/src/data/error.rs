@@ -1,0 +1,239 @@
+//! Dataset errors: one per rejected row or column, all collected before
+//! reporting, so a user fixes a file in one pass rather than one error at a
+//! time.
+
+use std::fmt;
+
+/// How many errors [`DataErrors`] displays before summarising the rest.
+pub const MAX_SHOWN: usize = 50;
+
+/// One broken rule, located as precisely as possible.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataError {
+    /// File name (or the name given to [`super::Dataset::parse`]).
+    pub source: String,
+    /// 1-based line number in the file; `None` for whole-file problems.
+    pub row: Option<usize>,
+    /// Column name as written in the header.
+    pub column: Option<String>,
+    /// The offending text as written in the file.
+    pub value: Option<String>,
+    pub kind: DataErrorKind,
+}
+
+/// The rule a row or column breaks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataErrorKind {
+    /// The file could not be read.
+    Io { message: String },
+    /// No header line.
+    Empty,
+    /// The file is not valid CSV (e.g. an unterminated quote).
+    Malformed { message: String },
+    /// A required item or a model covariate has no column.
+    MissingColumn { present: Vec<String> },
+    /// Two columns have the same name (ignoring case).
+    DuplicateColumn { first_column: usize },
+    /// A row's field count differs from the header's.
+    FieldCount { expected: usize, found: usize },
+    /// A value that should be a number is not one.
+    NotANumber,
+    /// NaN or infinity.
+    NotFinite,
+    /// A required value is missing (`.` or empty).
+    MissingValue,
+    /// A value must be a whole number (EVID, CMT, ADDL, MDV).
+    NotInteger,
+    /// TIME smaller than the previous record's of the same subject.
+    TimeDecreasing { previous: f64 },
+    /// An ID reappears after another subject's records.
+    SubjectNotContiguous { first_row: usize },
+    /// EVID outside 0–4.
+    InvalidEvid,
+    /// MDV other than 0 or 1.
+    InvalidMdv,
+    /// AMT < 0.
+    NegativeAmount,
+    /// A dose record (EVID 1) with AMT missing or 0.
+    DoseWithoutAmount,
+    /// AMT > 0 on a record that is not a dose.
+    AmountOnNonDose { evid: u8 },
+    /// CMT does not name a compartment of the model.
+    NoSuchCompartment { n_states: usize },
+    /// CMT names a compartment that does not accept doses.
+    NotDosable { state: String },
+    /// A dose without CMT, in a model with no dosable compartment.
+    NoDosableCompartment,
+    /// RATE negative but not one of the special codes.
+    InvalidRate,
+    /// II < 0.
+    NegativeInterval,
+    /// II > 0 without ADDL > 0.
+    IntervalWithoutAddl,
+    /// ADDL > 0 without II > 0.
+    AddlWithoutInterval,
+    /// ADDL < 0.
+    NegativeAddl,
+    /// ADDL beyond 2^32 - 1.
+    AddlTooLarge,
+    /// A valid NONMEM feature that mido does not implement yet.
+    Unsupported { feature: &'static str },
+    /// A Bool covariate other than 0 or 1.
+    NotBool,
+    /// A category covariate whose code is not declared.
+    UnknownCategory { levels: Vec<(String, f64)> },
+    /// A covariate value missing on a row.
+    MissingCovariate,
+    /// A covariate changes within a subject.
+    CovariateChanges { previous: f64, current: f64 },
+    /// OCC missing although the model has occasion-level random effects.
+    MissingOccasion,
+}
+
+impl fmt::Display for DataErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DataErrorKind as K;
+        match self {
+            K::Io { message } => write!(f, "cannot read the file: {message}"),
+            K::Empty => write!(f, "the file has no header line"),
+            K::Malformed { message } => write!(f, "not valid CSV: {message}"),
+            K::MissingColumn { present } => write!(
+                f,
+                "the dataset has no such column; columns present: {}",
+                present.join(", ")
+            ),
+            K::DuplicateColumn { first_column } => write!(
+                f,
+                "duplicate column name (same as column {first_column}, ignoring case)"
+            ),
+            K::FieldCount { expected, found } => write!(
+                f,
+                "the row has {found} fields but the header has {expected}"
+            ),
+            K::NotANumber => write!(f, "not a number"),
+            K::NotFinite => write!(f, "must be a finite number"),
+            K::MissingValue => write!(f, "a value is required here ('.' or empty means missing)"),
+            K::NotInteger => write!(f, "must be a whole number"),
+            K::TimeDecreasing { previous } => write!(
+                f,
+                "TIME decreases within the subject (previous record has TIME {previous}); \
+                 records of a subject must be in time order"
+            ),
+            K::SubjectNotContiguous { first_row } => write!(
+                f,
+                "this ID already appeared in an earlier block of rows (from row {first_row}); \
+                 all records of a subject must be contiguous"
+            ),
+            K::InvalidEvid => write!(f, "EVID must be 0, 1, 2, 3 or 4"),
+            K::InvalidMdv => write!(f, "MDV must be 0 or 1"),
+            K::NegativeAmount => write!(f, "AMT must not be negative"),
+            K::DoseWithoutAmount => write!(f, "a dose record (EVID 1) needs AMT > 0"),
+            K::AmountOnNonDose { evid } => write!(
+                f,
+                "AMT > 0 on a record with EVID {evid}; only dose records (EVID 1) may carry an amount"
+            ),
+            K::NoSuchCompartment { n_states } => write!(
+                f,
+                "no such compartment: CMT must be between 1 and {n_states} (the model's compartments, in order)"
+            ),
+            K::NotDosable { state } => {
+                write!(f, "compartment '{state}' does not accept doses")
+            }
+            K::NoDosableCompartment => write!(
+                f,
+                "dose record without CMT, and the model has no dosable compartment"
+            ),
+            K::InvalidRate => write!(
+                f,
+                "RATE must be ≥ 0 (0 = bolus, > 0 = zero-order infusion), -1 or -2"
+            ),
+            K::NegativeInterval => write!(f, "II must not be negative"),
+            K::IntervalWithoutAddl => write!(
+                f,
+                "II > 0 requires ADDL > 0 (steady state, SS, is not supported yet)"
+            ),
+            K::AddlWithoutInterval => write!(f, "ADDL > 0 requires II > 0"),
+            K::NegativeAddl => write!(f, "ADDL must not be negative"),
+            K::AddlTooLarge => write!(f, "ADDL must be below 4294967296"),
+            K::Unsupported { feature } => write!(f, "{feature} is not supported yet"),
+            K::NotBool => write!(f, "a Bool covariate must be 0 or 1"),
+            K::UnknownCategory { levels } => {
+                write!(f, "not a declared category code; levels: ")?;
+                for (i, (name, code)) in levels.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{name} = {code}")?;
+                }
+                Ok(())
+            }
+            K::MissingCovariate => write!(
+                f,
+                "covariate value missing (NONMEM would read 0; mido rejects it instead)"
+            ),
+            K::CovariateChanges { previous, current } => write!(
+                f,
+                "covariate changes within the subject ({previous} → {current}); \
+                 time-varying covariates are not supported yet"
+            ),
+            K::MissingOccasion => write!(
+                f,
+                "OCC is required on every row: the model has occasion-level random effects"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(row) = self.row {
+            write!(f, ", row {row}")?;
+        }
+        if let Some(col) = &self.column {
+            write!(f, ", column {col}")?;
+        }
+        if let Some(v) = &self.value {
+            write!(f, " = \"{v}\"")?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// Every error found in a dataset. Never empty when returned as an error.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DataErrors(pub Vec<DataError>);
+
+impl DataErrors {
+    pub fn iter(&self) -> std::slice::Iter<'_, DataError> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for DataErrors {
+    /// One error per line, at most [`MAX_SHOWN`], then a count of the rest.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().take(MAX_SHOWN).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        if self.0.len() > MAX_SHOWN {
+            write!(f, "\n... and {} more errors", self.0.len() - MAX_SHOWN)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DataErrors {}

@@ -1,0 +1,196 @@
+//! NONMEM-format datasets: reading, validating, grouping into subjects.
+//!
+//! # File format
+//!
+//! A header line, then one record per line. Fields are separated by commas
+//! when the header contains a comma, otherwise by whitespace (NONMEM-style
+//! `.dta` files). Header names are matched case-insensitively; a `#` or `@`
+//! before the first name is ignored. `.` or an empty field means missing.
+//!
+//! Comment rows are skipped, following NONMEM's IGNORE=@ / IGNORE=C / `#`
+//! conventions: a data row is skipped when its first field starts with `#`,
+//! `@` or a letter (e.g. `C`). Blank lines are skipped. The header is never
+//! treated as a comment.
+//!
+//! # Items
+//!
+//! `ID` and `TIME` are required; `DV AMT EVID MDV CMT RATE II ADDL SS OCC` are
+//! optional, as are columns the model does not use (ignored). Each model
+//! covariate must have a column of the same name. Defaults: EVID = 1 when
+//! AMT > 0, else 0; MDV = 1 when EVID ≠ 0; CMT on a dose = the first dosable
+//! compartment. CMT is the 1-based position in the model's compartments.
+//!
+//! Everything the runtime cannot honour is rejected rather than guessed: see
+//! [`DataErrorKind`] for the rules. All errors of a file are reported at once.
+
+mod error;
+mod rows;
+mod table;
+
+pub use error::{DataError, DataErrorKind, DataErrors, MAX_SHOWN};
+
+use crate::model::{CovariateInfo, ModelInfo, RandomLevel, StateInfo};
+use std::path::Path;
+
+/// What a model needs from a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    /// Covariates, in the model's order; [`Subject::covariates`] follows it.
+    pub covariates: Vec<CovariateInfo>,
+    /// Compartments, in CMT order.
+    pub states: Vec<StateInfo>,
+    /// Whether every row needs OCC (the model has occasion-level etas).
+    pub needs_occasion: bool,
+}
+
+impl DataSpec {
+    pub fn from_info(info: &ModelInfo) -> Self {
+        DataSpec {
+            covariates: info.covariates.clone(),
+            states: info.states.clone(),
+            needs_occasion: info.etas.iter().any(|e| e.level == RandomLevel::Occasion),
+        }
+    }
+}
+
+/// A validated dataset: subjects in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Where the data came from, for messages.
+    pub source: String,
+    pub subjects: Vec<Subject>,
+}
+
+/// The contiguous records of one ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub id: f64,
+    /// The ID as written in the file (first occurrence), for messages.
+    pub label: String,
+    /// In file order; TIME is non-decreasing.
+    pub records: Vec<Record>,
+    /// One value per [`DataSpec::covariates`] entry (codes for category and
+    /// Bool covariates); constant within a subject in this version.
+    pub covariates: Vec<f64>,
+}
+
+/// One data row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// 1-based line number in the file.
+    pub row: usize,
+    pub time: f64,
+    pub evid: Evid,
+    /// The observed value, if any.
+    pub dv: Option<f64>,
+    /// Missing dependent variable: the row is not an observation for fitting.
+    pub mdv: bool,
+    /// Occasion (0 when the dataset has no OCC and the model needs none).
+    pub occ: f64,
+}
+
+impl Record {
+    /// The NONMEM EVID code.
+    pub fn evid_code(&self) -> u8 {
+        match self.evid {
+            Evid::Observation => 0,
+            Evid::Dose(_) => 1,
+            Evid::Other => 2,
+        }
+    }
+
+    pub fn dose(&self) -> Option<&Dose> {
+        match &self.evid {
+            Evid::Dose(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// What a record is (EVID), with the dose only where there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evid {
+    /// EVID 0.
+    Observation,
+    /// EVID 1.
+    Dose(Dose),
+    /// EVID 2: a prediction point without a dose or an observation.
+    Other,
+}
+
+/// A validated dose: positive amount into a dosable compartment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dose {
+    /// AMT, > 0.
+    pub amount: f64,
+    /// 0-based index into the model's states.
+    pub cmt: usize,
+    pub kind: DoseKind,
+    /// ADDL/II: further identical doses.
+    pub repeat: Option<Repeat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DoseKind {
+    Bolus,
+    /// Zero-order infusion at `rate` (> 0) amount per time unit.
+    Infusion { rate: f64 },
+}
+
+/// `additional` more doses, each `interval` after the previous (ADDL, II).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Repeat {
+    /// II, > 0.
+    pub interval: f64,
+    /// ADDL, ≥ 1.
+    pub additional: u32,
+}
+
+impl Dataset {
+    /// Reads and validates a dataset file.
+    pub fn read(path: &Path, spec: &DataSpec) -> Result<Dataset, DataErrors> {
+        let source = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Dataset::parse(&text, &source, spec),
+            Err(e) => Err(DataErrors(vec![DataError {
+                source,
+                row: None,
+                column: None,
+                value: None,
+                kind: DataErrorKind::Io {
+                    message: e.to_string(),
+                },
+            }])),
+        }
+    }
+
+    /// Validates dataset text; `source_name` labels messages.
+    pub fn parse(text: &str, source_name: &str, spec: &DataSpec) -> Result<Dataset, DataErrors> {
+        let whole = |kind, row| {
+            DataErrors(vec![DataError {
+                source: source_name.to_string(),
+                row,
+                column: None,
+                value: None,
+                kind,
+            }])
+        };
+        let raw = match table::split(text) {
+            Ok(raw) => raw,
+            Err(table::TableError::Empty) => return Err(whole(DataErrorKind::Empty, None)),
+            Err(table::TableError::Malformed { line, message }) => {
+                return Err(whole(DataErrorKind::Malformed { message }, line))
+            }
+        };
+        let subjects = rows::build(&raw, source_name, spec)?;
+        Ok(Dataset {
+            source: source_name.to_string(),
+            subjects,
+        })
+    }
+
+    /// Number of records over all subjects.
+    pub fn n_records(&self) -> usize {
+        self.subjects.iter().map(|s| s.records.len()).sum()
+    }
+}

@@ -1,0 +1,347 @@
+//! Dormand–Prince 5(4): an explicit Runge–Kutta pair with error control.
+//!
+//! Coefficients, error estimate, PI step-size controller and initial-step
+//! heuristic follow Hairer, Nørsett & Wanner, *Solving ODEs I* (code DOPRI5).
+//! The error norm is the RMS over states of `err_i / (atol + rtol·max(|y_i|,
+//! |y_new_i|))`. The last stage of an accepted step is the first stage of the
+//! next (FSAL), except at the start of an interval, where the right-hand side
+//! may have changed (a dose, a new infusion rate, new parameters) and is
+//! evaluated afresh.
+
+use super::{SolverError, SolverOptions, SolverStats};
+
+const C2: f64 = 1.0 / 5.0;
+const C3: f64 = 3.0 / 10.0;
+const C4: f64 = 4.0 / 5.0;
+const C5: f64 = 8.0 / 9.0;
+const A21: f64 = 1.0 / 5.0;
+const A31: f64 = 3.0 / 40.0;
+const A32: f64 = 9.0 / 40.0;
+const A41: f64 = 44.0 / 45.0;
+const A42: f64 = -56.0 / 15.0;
+const A43: f64 = 32.0 / 9.0;
+const A51: f64 = 19372.0 / 6561.0;
+const A52: f64 = -25360.0 / 2187.0;
+const A53: f64 = 64448.0 / 6561.0;
+const A54: f64 = -212.0 / 729.0;
+const A61: f64 = 9017.0 / 3168.0;
+const A62: f64 = -355.0 / 33.0;
+const A63: f64 = 46732.0 / 5247.0;
+const A64: f64 = 49.0 / 176.0;
+const A65: f64 = -5103.0 / 18656.0;
+const A71: f64 = 35.0 / 384.0;
+const A73: f64 = 500.0 / 1113.0;
+const A74: f64 = 125.0 / 192.0;
+const A75: f64 = -2187.0 / 6784.0;
+const A76: f64 = 11.0 / 84.0;
+const E1: f64 = 71.0 / 57600.0;
+const E3: f64 = -71.0 / 16695.0;
+const E4: f64 = 71.0 / 1920.0;
+const E5: f64 = -17253.0 / 339200.0;
+const E6: f64 = 22.0 / 525.0;
+const E7: f64 = -1.0 / 40.0;
+
+/// PI controller constants (Hairer's defaults).
+const BETA: f64 = 0.04;
+const EXPO1: f64 = 0.2 - BETA * 0.75;
+const SAFE: f64 = 0.9;
+/// Largest shrink factor (1 / 0.2) and largest growth factor (1 / 10) of `h`.
+const FACC1: f64 = 5.0;
+const FACC2: f64 = 0.1;
+const FACOLD_MIN: f64 = 1e-4;
+
+/// Intervals shorter than this many ulps of `t` are crossed with one Euler
+/// step: they come from rounding (e.g. `t + k·II` vs a record time) and are
+/// too short for error control to resolve.
+const TINY_SPAN_ULPS: f64 = 64.0;
+
+/// A reusable Dormand–Prince integrator. It keeps its stage buffers and the
+/// last step size between calls, so a subject's many intervals allocate once
+/// and each starts from the step size that worked before.
+#[derive(Debug, Clone)]
+pub struct Dopri5 {
+    opts: SolverOptions,
+    k: [Vec<f64>; 7],
+    ytmp: Vec<f64>,
+    ynew: Vec<f64>,
+    h_next: Option<f64>,
+    facold: f64,
+    stats: SolverStats,
+}
+
+impl Dopri5 {
+    pub fn new(n: usize, opts: SolverOptions) -> Self {
+        Dopri5 {
+            opts,
+            k: std::array::from_fn(|_| vec![0.0; n]),
+            ytmp: vec![0.0; n],
+            ynew: vec![0.0; n],
+            h_next: None,
+            facold: FACOLD_MIN,
+            stats: SolverStats::default(),
+        }
+    }
+
+    /// Forgets the step-size history, so the next integration starts as if
+    /// new (keeps results independent of what ran before).
+    pub fn reset(&mut self) {
+        self.h_next = None;
+        self.facold = FACOLD_MIN;
+    }
+
+    /// Counters since construction.
+    pub fn stats(&self) -> SolverStats {
+        self.stats
+    }
+
+    /// Advances `y` from `t0` to exactly `t1` (`t1 ≥ t0`; nothing happens
+    /// when `t1 ≤ t0`). `f(t, y, dydt)` is the right-hand side.
+    pub fn integrate<F>(
+        &mut self,
+        f: &mut F,
+        t0: f64,
+        t1: f64,
+        y: &mut [f64],
+    ) -> Result<(), SolverError>
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let o = self.opts;
+        if !(o.rtol >= 0.0 && o.atol >= 0.0 && o.rtol.is_finite() && o.atol.is_finite())
+            || (o.rtol == 0.0 && o.atol == 0.0)
+        {
+            return Err(SolverError::InvalidOptions);
+        }
+        if t1 <= t0 || t1.is_nan() || t0.is_nan() {
+            return Ok(());
+        }
+        let n = y.len();
+        if self.ynew.len() != n {
+            *self = Dopri5::new(n, o);
+        }
+        let span = t1 - t0;
+        f(t0, y, &mut self.k[0]);
+        self.stats.rhs_evals += 1;
+        check_finite(t0, &self.k[0])?;
+        if span <= TINY_SPAN_ULPS * f64::EPSILON * t0.abs().max(t1.abs()) {
+            for (yi, ki) in y.iter_mut().zip(&self.k[0]) {
+                *yi += span * ki;
+            }
+            return check_finite(t1, y);
+        }
+        let mut h = match self.h_next {
+            Some(h) if h > 0.0 => h.min(span),
+            _ => self.initial_step(f, t0, y, span),
+        };
+        let mut t = t0;
+        let mut last_rejected = false;
+        let mut steps = 0usize;
+        loop {
+            if steps >= o.max_steps {
+                return Err(SolverError::TooManySteps { t });
+            }
+            steps += 1;
+            let proposed = h;
+            let last = t + 1.01 * h >= t1;
+            if last {
+                h = t1 - t;
+            }
+            if h <= 0.0 || 0.1 * h <= t.abs() * f64::EPSILON {
+                return Err(SolverError::StepSizeTooSmall { t });
+            }
+            self.stages(f, t, h, y);
+            let err = self.error_norm(h, y);
+            if !err.is_finite() {
+                self.stats.rejected += 1;
+                last_rejected = true;
+                h *= 0.1;
+                continue;
+            }
+            let fac11 = err.powf(EXPO1);
+            let fac = (fac11 / self.facold.powf(BETA) / SAFE).clamp(FACC2, FACC1);
+            let mut hnew = h / fac;
+            if err <= 1.0 {
+                self.stats.accepted += 1;
+                self.facold = err.max(FACOLD_MIN);
+                check_finite(t + h, &self.ynew)?;
+                if last_rejected {
+                    hnew = hnew.min(h);
+                }
+                last_rejected = false;
+                y.copy_from_slice(&self.ynew);
+                self.k.swap(0, 6);
+                if last {
+                    // The final step was cut to land on t1; remember the step
+                    // the controller wanted, not the cut one.
+                    self.h_next = Some(hnew.max(proposed));
+                    return Ok(());
+                }
+                t += h;
+                h = hnew;
+            } else {
+                self.stats.rejected += 1;
+                last_rejected = true;
+                h /= FACC1.min(fac11 / SAFE);
+            }
+        }
+    }
+
+    /// Computes stages 2–7 and the candidate `ynew` for a step `h` from `t`
+    /// (stage 1 is `k[0]`).
+    fn stages<F>(&mut self, f: &mut F, t: f64, h: f64, y: &[f64])
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let n = y.len();
+        let [k1, k2, k3, k4, k5, k6, k7] = &mut self.k;
+        let yt = &mut self.ytmp;
+        for i in 0..n {
+            yt[i] = y[i] + h * A21 * k1[i];
+        }
+        f(t + C2 * h, yt, k2);
+        for i in 0..n {
+            yt[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
+        }
+        f(t + C3 * h, yt, k3);
+        for i in 0..n {
+            yt[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+        }
+        f(t + C4 * h, yt, k4);
+        for i in 0..n {
+            yt[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+        }
+        f(t + C5 * h, yt, k5);
+        for i in 0..n {
+            yt[i] = y[i]
+                + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+        }
+        f(t + h, yt, k6);
+        for i in 0..n {
+            self.ynew[i] = y[i]
+                + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
+        }
+        f(t + h, &self.ynew, k7);
+        self.stats.rhs_evals += 6;
+    }
+
+    /// RMS of the embedded error estimate scaled by the mixed tolerance.
+    fn error_norm(&self, h: f64, y: &[f64]) -> f64 {
+        let n = y.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let k = &self.k;
+        let mut sum = 0.0;
+        for i in 0..n {
+            let e = h
+                * (E1 * k[0][i] + E3 * k[2][i] + E4 * k[3][i] + E5 * k[4][i] + E6 * k[5][i]
+                    + E7 * k[6][i]);
+            let sk = self.opts.atol + self.opts.rtol * y[i].abs().max(self.ynew[i].abs());
+            sum += (e / sk).powi(2);
+        }
+        (sum / n as f64).sqrt()
+    }
+
+    /// Hairer's starting step: make the first explicit Euler step's change
+    /// and the estimated second derivative both small against the tolerance.
+    /// Expects `k[0] = f(t, y)`.
+    fn initial_step<F>(&mut self, f: &mut F, t: f64, y: &[f64], hmax: f64) -> f64
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let o = self.opts;
+        let sk = |yi: f64| o.atol + o.rtol * yi.abs();
+        let (mut dnf, mut dny) = (0.0, 0.0);
+        for (yi, fi) in y.iter().zip(&self.k[0]) {
+            dnf += (fi / sk(*yi)).powi(2);
+            dny += (yi / sk(*yi)).powi(2);
+        }
+        let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
+            1e-6
+        } else {
+            (dny / dnf).sqrt() * 0.01
+        };
+        h = h.min(hmax);
+        for i in 0..y.len() {
+            self.ytmp[i] = y[i] + h * self.k[0][i];
+        }
+        f(t + h, &self.ytmp, &mut self.k[1]);
+        self.stats.rhs_evals += 1;
+        let mut der2 = 0.0;
+        for i in 0..y.len() {
+            der2 += ((self.k[1][i] - self.k[0][i]) / sk(y[i])).powi(2);
+        }
+        let der2 = der2.sqrt() / h;
+        let der12 = der2.max(dnf.sqrt());
+        let h1 = if der12 <= 1e-15 || !der12.is_finite() {
+            (h * 1e-3).max(1e-6)
+        } else {
+            (0.01 / der12).powf(0.2)
+        };
+        (100.0 * h).min(h1).min(hmax)
+    }
+}
+
+fn check_finite(t: f64, v: &[f64]) -> Result<(), SolverError> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(state) => Err(SolverError::NonFinite { t, state }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decay(_t: f64, y: &[f64], d: &mut [f64]) {
+        d[0] = -0.5 * y[0];
+    }
+
+    #[test]
+    fn exponential_decay_matches_closed_form() {
+        let mut s = Dopri5::new(1, SolverOptions::default());
+        let mut y = [10.0];
+        s.integrate(&mut decay, 0.0, 7.0, &mut y).expect("integrates");
+        let exact = 10.0 * (-3.5f64).exp();
+        assert!(((y[0] - exact) / exact).abs() < 1e-8, "{} vs {exact}", y[0]);
+    }
+
+    #[test]
+    fn consecutive_intervals_land_exactly_and_reuse_step() {
+        let mut s = Dopri5::new(1, SolverOptions::default());
+        let mut y = [1.0];
+        let mut f = decay;
+        for i in 0..10 {
+            s.integrate(&mut f, i as f64, (i + 1) as f64, &mut y)
+                .expect("integrates");
+        }
+        let exact = (-5.0f64).exp();
+        assert!(((y[0] - exact) / exact).abs() < 1e-8);
+        assert!(s.stats().accepted > 0);
+    }
+
+    #[test]
+    fn nan_rhs_is_reported_with_state() {
+        let mut s = Dopri5::new(2, SolverOptions::default());
+        let mut y = [1.0, 1.0];
+        let mut f = |_t: f64, _y: &[f64], d: &mut [f64]| {
+            d[0] = 0.0;
+            d[1] = f64::NAN;
+        };
+        let e = s.integrate(&mut f, 0.0, 1.0, &mut y);
+        assert_eq!(e, Err(SolverError::NonFinite { t: 0.0, state: 1 }));
+    }
+
+    #[test]
+    fn step_limit_is_enforced() {
+        let opts = SolverOptions {
+            max_steps: 3,
+            ..SolverOptions::default()
+        };
+        let mut s = Dopri5::new(1, opts);
+        let mut y = [1.0];
+        let mut f = |t: f64, _y: &[f64], d: &mut [f64]| d[0] = (50.0 * t).sin();
+        let e = s.integrate(&mut f, 0.0, 100.0, &mut y);
+        assert!(matches!(e, Err(SolverError::TooManySteps { .. })));
+    }
+}

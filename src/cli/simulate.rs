@@ -1,0 +1,109 @@
+//! `mido simulate MODEL`: the dataset's design run through the model.
+
+use super::output::OutDir;
+use super::{load_model, Failure};
+use mido_compiler::interp::Interpreter;
+use mido_runtime::data::{DataSpec, Dataset};
+use mido_runtime::model::Model;
+use mido_runtime::simulate::{simulate, SimOptions};
+use mido_runtime::solver::SolverOptions;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model file (.mido).
+    model: PathBuf,
+    /// NONMEM-format dataset; default: the file the model names with `data`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Directory for `simulation.csv`; without it the table goes to stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace results already in the --out directory.
+    #[arg(long)]
+    force: bool,
+    /// Seed of the random draws (random effects and residual errors).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Typical subjects: no random effects and no residual error.
+    #[arg(long)]
+    typical: bool,
+    /// Relative tolerance of the ODE solver.
+    #[arg(long, default_value_t = SolverOptions::default().rtol)]
+    rtol: f64,
+    /// Absolute tolerance of the ODE solver.
+    #[arg(long, default_value_t = SolverOptions::default().atol)]
+    atol: f64,
+}
+
+const TABLE: &str = "simulation.csv";
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (_, compiled) = load_model(&args.model)?;
+    let Some(ir) = compiled.model else {
+        return Err(Failure::Reported);
+    };
+    let model = Interpreter::new(ir);
+    let info = model.info();
+    let data_path = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
+
+    let out = match &args.out {
+        Some(dir) => {
+            let out = OutDir::new(dir, args.force)?;
+            out.ensure_free(&[TABLE])?;
+            Some(out)
+        }
+        None => None,
+    };
+
+    let text = std::fs::read_to_string(&data_path).map_err(|e| {
+        Failure::Usage(format!("cannot read dataset {}: {e}", data_path.display()))
+    })?;
+    let data = Dataset::parse(&text, &data_path.display().to_string(), &DataSpec::from_info(info))
+        .map_err(|e| Failure::Input(format!("the dataset has errors; nothing was simulated\n{e}")))?;
+
+    if !(args.rtol > 0.0 && args.atol > 0.0) {
+        return Err(Failure::Usage("--rtol and --atol must be positive".into()));
+    }
+    let opts = SimOptions {
+        seed: args.seed,
+        typical: args.typical,
+        solver: SolverOptions {
+            rtol: args.rtol,
+            atol: args.atol,
+            ..SolverOptions::default()
+        },
+    };
+    let table = simulate(&model, &data, &info.theta_init(), &opts)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+
+    match out {
+        Some(out) => {
+            let path = out.write(TABLE, |w| table.write_csv(w))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            table
+                .write_csv(&mut lock)
+                .map_err(|e| Failure::Usage(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The dataset to read: `--data`, else the model's `data` relative to the
+/// model file.
+fn data_path(model: &Path, flag: Option<&Path>, declared: Option<&str>) -> Result<PathBuf, Failure> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    match declared {
+        Some(rel) => Ok(model.parent().unwrap_or(Path::new(".")).join(rel)),
+        None => Err(Failure::Usage(format!(
+            "no dataset: pass --data FILE or name one in {} with `data \"file.csv\"`",
+            model.display()
+        ))),
+    }
+}
