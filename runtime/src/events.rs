@@ -129,9 +129,8 @@ impl Schedule {
                     });
                 }
                 let amount = dose.amount * f;
-                let (interval, additional) = dose
-                    .repeat
-                    .map_or((0.0, 0), |r| (r.interval, r.additional));
+                let (interval, additional) =
+                    dose.repeat.map_or((0.0, 0), |r| (r.interval, r.additional));
                 for k in 0..=additional {
                     if amount <= 0.0 {
                         break;
@@ -143,9 +142,12 @@ impl Schedule {
                     let implied = k > 0 || p.lag > 0.0;
                     let state = dose.cmt;
                     match dose.kind {
-                        DoseKind::Bolus => {
-                            push(&mut self.events, arrival, Action::Bolus { state, amount }, implied)
-                        }
+                        DoseKind::Bolus => push(
+                            &mut self.events,
+                            arrival,
+                            Action::Bolus { state, amount },
+                            implied,
+                        ),
                         DoseKind::Infusion { rate } => {
                             push(
                                 &mut self.events,
@@ -155,13 +157,23 @@ impl Schedule {
                             );
                             let stop = arrival + amount / rate;
                             if stop <= end {
-                                push(&mut self.events, stop, Action::InfusionEnd { state, rate }, true);
+                                push(
+                                    &mut self.events,
+                                    stop,
+                                    Action::InfusionEnd { state, rate },
+                                    true,
+                                );
                             }
                         }
                     }
                 }
             }
-            push(&mut self.events, record.time, Action::Record { index }, false);
+            push(
+                &mut self.events,
+                record.time,
+                Action::Record { index },
+                false,
+            );
         }
         self.events.sort_unstable_by(|a, b| {
             a.time
@@ -202,7 +214,17 @@ mod tests {
     fn implied_doses_precede_records_at_same_time_and_records_keep_file_order() {
         let records = vec![
             rec(2, 0.0, Evid::Observation),
-            rec(3, 0.0, bolus(10.0, Some(Repeat { interval: 12.0, additional: 1 }))),
+            rec(
+                3,
+                0.0,
+                bolus(
+                    10.0,
+                    Some(Repeat {
+                        interval: 12.0,
+                        additional: 1,
+                    }),
+                ),
+            ),
             rec(4, 0.0, Evid::Observation),
             rec(5, 12.0, Evid::Observation),
             rec(6, 30.0, Evid::Observation),
@@ -215,10 +237,16 @@ mod tests {
             actions,
             vec![
                 Record { index: 0 },
-                Bolus { state: 0, amount: 10.0 },
+                Bolus {
+                    state: 0,
+                    amount: 10.0
+                },
                 Record { index: 1 },
                 Record { index: 2 },
-                Bolus { state: 0, amount: 10.0 },
+                Bolus {
+                    state: 0,
+                    amount: 10.0
+                },
                 Record { index: 3 },
                 Record { index: 4 },
             ]
@@ -228,7 +256,17 @@ mod tests {
     #[test]
     fn doses_after_last_record_are_dropped_and_lag_makes_dose_implied() {
         let records = vec![
-            rec(2, 0.0, bolus(5.0, Some(Repeat { interval: 24.0, additional: 1000 }))),
+            rec(
+                2,
+                0.0,
+                bolus(
+                    5.0,
+                    Some(Repeat {
+                        interval: 24.0,
+                        additional: 1000,
+                    }),
+                ),
+            ),
             rec(3, 48.0, Evid::Observation),
         ];
         let props = [
@@ -245,7 +283,10 @@ mod tests {
         assert_eq!(times, vec![0.0, 1.0, 25.0, 48.0]);
         assert_eq!(
             s.events()[1].action,
-            Action::Bolus { state: 0, amount: 2.5 }
+            Action::Bolus {
+                state: 0,
+                amount: 2.5
+            }
         );
     }
 
@@ -257,6 +298,12 @@ mod tests {
             ..DoseProps::default()
         }];
         let e = Schedule::new().build(&records, &props);
-        assert_eq!(e, Err(EventError::InvalidLag { row: 7, value: -1.0 }));
+        assert_eq!(
+            e,
+            Err(EventError::InvalidLag {
+                row: 7,
+                value: -1.0
+            })
+        );
     }
 }

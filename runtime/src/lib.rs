@@ -7,5 +7,9 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod data;
+pub mod events;
+pub mod format;
 pub mod model;
+pub mod random;
+pub mod simulate;
 pub mod solver;

@@ -70,7 +70,7 @@ impl LevelSampler {
 /// matrix. A zero pivot is accepted (an eta with zero variance, e.g. fixed to
 /// 0) when the rest of its column is zero too. Errs with the failing index.
 pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>, usize> {
-    let mut l = vec![0.0; n * n];
+    let mut l: Vec<f64> = vec![0.0; n * n];
     let scale = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
     let tol = 1e-12 * scale.max(f64::MIN_POSITIVE);
     for j in 0..n {

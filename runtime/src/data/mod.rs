@@ -134,7 +134,9 @@ pub struct Dose {
 pub enum DoseKind {
     Bolus,
     /// Zero-order infusion at `rate` (> 0) amount per time unit.
-    Infusion { rate: f64 },
+    Infusion {
+        rate: f64,
+    },
 }
 
 /// `additional` more doses, each `interval` after the previous (ADDL, II).

@@ -68,50 +68,38 @@ fn columns(
     errors: &mut Vec<DataError>,
 ) -> Option<Columns> {
     let upper: Vec<String> = header.iter().map(|h| h.to_uppercase()).collect();
-    let mut report = |name: &str, kind| {
-        errors.push(DataError {
-            source: source.to_string(),
-            row: None,
-            column: Some(name.to_string()),
-            value: None,
-            kind,
-        })
-    };
+    let mut problems: Vec<(String, K)> = Vec::new();
     let mut find = |name: &str| -> Option<usize> {
         let wanted = name.to_uppercase();
         let mut hits = upper.iter().enumerate().filter(|(_, h)| **h == wanted);
         let first = hits.next().map(|(i, _)| i)?;
         for (i, _) in hits {
-            report(
-                &header[i],
-                K::DuplicateColumn {
-                    first_column: first + 1,
-                },
-            );
+            let kind = K::DuplicateColumn {
+                first_column: first + 1,
+            };
+            problems.push((header[i].clone(), kind));
         }
         Some(first)
     };
     let id = find("ID");
     let time = find("TIME");
-    let item = |name: &str, find: &mut dyn FnMut(&str) -> Option<usize>| find(name);
     let mut cols = Columns {
         id: 0,
         time: 0,
-        dv: item("DV", &mut find),
-        amt: item("AMT", &mut find),
-        evid: item("EVID", &mut find),
-        mdv: item("MDV", &mut find),
-        cmt: item("CMT", &mut find),
-        rate: item("RATE", &mut find),
-        ii: item("II", &mut find),
-        addl: item("ADDL", &mut find),
-        ss: item("SS", &mut find),
-        occ: item("OCC", &mut find),
+        dv: find("DV"),
+        amt: find("AMT"),
+        evid: find("EVID"),
+        mdv: find("MDV"),
+        cmt: find("CMT"),
+        rate: find("RATE"),
+        ii: find("II"),
+        addl: find("ADDL"),
+        ss: find("SS"),
+        occ: find("OCC"),
         covariates: Vec::with_capacity(spec.covariates.len()),
     };
-    let mut missing: Vec<String> = Vec::new();
     let cov_cols: Vec<Option<usize>> = spec.covariates.iter().map(|c| find(&c.name)).collect();
-    drop(find);
+    let mut missing: Vec<String> = Vec::new();
     if id.is_none() {
         missing.push("ID".into());
     }
@@ -127,16 +115,22 @@ fn columns(
             None => missing.push(c.name.clone()),
         }
     }
-    for name in &missing {
-        report(
-            name,
-            K::MissingColumn {
-                present: header.to_vec(),
-            },
-        );
+    for name in missing {
+        let kind = K::MissingColumn {
+            present: header.to_vec(),
+        };
+        problems.push((name, kind));
     }
+    let ok = problems.is_empty();
+    errors.extend(problems.into_iter().map(|(column, kind)| DataError {
+        source: source.to_string(),
+        row: None,
+        column: Some(column),
+        value: None,
+        kind,
+    }));
     match (id, time) {
-        (Some(id), Some(time)) if missing.is_empty() && errors.is_empty() => {
+        (Some(id), Some(time)) if ok => {
             cols.id = id;
             cols.time = time;
             Some(cols)
@@ -321,7 +315,11 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
             if amt.is_some_and(|a| a > 0.0) {
                 ctx.err_at(cols.amt, "AMT", K::AmountOnNonDose { evid: e });
             }
-            Some(if e == 0 { Evid::Observation } else { Evid::Other })
+            Some(if e == 0 {
+                Evid::Observation
+            } else {
+                Evid::Other
+            })
         }
         None => None,
     };
@@ -383,7 +381,7 @@ fn dose(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec, amt: f64) -> Option<D
     }
     let cmt = compartment(ctx, cols, spec);
     let kind = match ctx.num(cols.rate).or(0.0) {
-        Some(r) if r == 0.0 => Some(DoseKind::Bolus),
+        Some(0.0) => Some(DoseKind::Bolus),
         Some(r) if r > 0.0 => Some(DoseKind::Infusion { rate: r }),
         Some(r) if r == -1.0 || r == -2.0 => {
             let feature = if r == -1.0 {
@@ -572,7 +570,8 @@ impl Grouper {
                 Some(_) => {}
             }
         }
-        if let (true, Some(record), Some(subject)) = (ctx.ok, parsed.record, self.subjects.last_mut())
+        if let (true, Some(record), Some(subject)) =
+            (ctx.ok, parsed.record, self.subjects.last_mut())
         {
             if subject.records.is_empty() {
                 subject.covariates = self.reference.iter().map(|v| v.unwrap_or(0.0)).collect();

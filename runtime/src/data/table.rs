@@ -19,7 +19,10 @@ pub(crate) struct RawTable {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum TableError {
     Empty,
-    Malformed { line: Option<usize>, message: String },
+    Malformed {
+        line: Option<usize>,
+        message: String,
+    },
 }
 
 /// Splits `text`: comma-separated when the header line contains a comma,

@@ -212,13 +212,13 @@ impl Dopri5 {
         }
         f(t + C5 * h, yt, k5);
         for i in 0..n {
-            yt[i] = y[i]
-                + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+            yt[i] =
+                y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
         }
         f(t + h, yt, k6);
         for i in 0..n {
-            self.ynew[i] = y[i]
-                + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
+            self.ynew[i] =
+                y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
         }
         f(t + h, &self.ynew, k7);
         self.stats.rhs_evals += 6;
@@ -234,7 +234,11 @@ impl Dopri5 {
         let mut sum = 0.0;
         for i in 0..n {
             let e = h
-                * (E1 * k[0][i] + E3 * k[2][i] + E4 * k[3][i] + E5 * k[4][i] + E6 * k[5][i]
+                * (E1 * k[0][i]
+                    + E3 * k[2][i]
+                    + E4 * k[3][i]
+                    + E5 * k[4][i]
+                    + E6 * k[5][i]
                     + E7 * k[6][i]);
             let sk = self.opts.atol + self.opts.rtol * y[i].abs().max(self.ynew[i].abs());
             sum += (e / sk).powi(2);
@@ -262,14 +266,14 @@ impl Dopri5 {
             (dny / dnf).sqrt() * 0.01
         };
         h = h.min(hmax);
-        for i in 0..y.len() {
-            self.ytmp[i] = y[i] + h * self.k[0][i];
+        for ((yt, yi), ki) in self.ytmp.iter_mut().zip(y).zip(&self.k[0]) {
+            *yt = yi + h * ki;
         }
         f(t + h, &self.ytmp, &mut self.k[1]);
         self.stats.rhs_evals += 1;
         let mut der2 = 0.0;
-        for i in 0..y.len() {
-            der2 += ((self.k[1][i] - self.k[0][i]) / sk(y[i])).powi(2);
+        for ((yi, k2), k1) in y.iter().zip(&self.k[1]).zip(&self.k[0]) {
+            der2 += ((k2 - k1) / sk(*yi)).powi(2);
         }
         let der2 = der2.sqrt() / h;
         let der12 = der2.max(dnf.sqrt());
@@ -301,7 +305,8 @@ mod tests {
     fn exponential_decay_matches_closed_form() {
         let mut s = Dopri5::new(1, SolverOptions::default());
         let mut y = [10.0];
-        s.integrate(&mut decay, 0.0, 7.0, &mut y).expect("integrates");
+        s.integrate(&mut decay, 0.0, 7.0, &mut y)
+            .expect("integrates");
         let exact = 10.0 * (-3.5f64).exp();
         assert!(((y[0] - exact) / exact).abs() < 1e-8, "{} vs {exact}", y[0]);
     }
