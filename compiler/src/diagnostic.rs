@@ -142,8 +142,8 @@ pub fn render_plain(diagnostics: &[Diagnostic], file_name: &str, source: &str) -
 
 /// Renders diagnostics to a terminal stream, in colour when it is a terminal.
 pub fn emit_to_stderr(diagnostics: &[Diagnostic], file_name: &str, source: &str) {
-    use term::termcolor::{ColorChoice, StandardStream};
     use std::io::IsTerminal;
+    use term::termcolor::{ColorChoice, StandardStream};
     let choice = if std::io::stderr().is_terminal() {
         ColorChoice::Auto
     } else {

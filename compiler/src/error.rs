@@ -676,9 +676,11 @@ fn syntax_diagnostic(code: &'static str, e: &SyntaxError) -> Diagnostic {
         SyntaxErrorKind::InvalidCharacter => Diagnostic::error(code, "invalid character")
             .with_label(Label::primary(e.span, "not part of the language"))
             .with_note("comments start with `//` or are enclosed in `/* */`"),
-        SyntaxErrorKind::UnterminatedComment => Diagnostic::error(code, "unterminated block comment")
-            .with_label(Label::primary(e.span, "this comment never ends"))
-            .with_help("close it with `*/`"),
+        SyntaxErrorKind::UnterminatedComment => {
+            Diagnostic::error(code, "unterminated block comment")
+                .with_label(Label::primary(e.span, "this comment never ends"))
+                .with_help("close it with `*/`")
+        }
         SyntaxErrorKind::UnterminatedString => Diagnostic::error(code, "unterminated string")
             .with_label(Label::primary(e.span, "this string never ends"))
             .with_help("close it with `\"` on the same line"),

@@ -32,10 +32,8 @@ pub fn phi(x: f64) -> f64 {
     0.5 * erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// Complementary error function (W. J. Cody's rational approximations as in
-/// Numerical Recipes' `erfcc` refined; relative error below 1.2e-7 is not
-/// enough for a likelihood, so this uses the high-accuracy series/continued
-/// fraction split).
+/// Complementary error function to near machine precision: the Taylor
+/// series of erf below 2, a continued fraction (modified Lentz) above.
 fn erfc(x: f64) -> f64 {
     if x < 0.0 {
         return 2.0 - erfc(-x);
@@ -74,6 +72,50 @@ fn erfc(x: f64) -> f64 {
             i += 1.0;
         }
         (-x * x).exp() / f / std::f64::consts::PI.sqrt()
+    }
+}
+
+/// A one-argument builtin. Code generation calls these same functions, so
+/// the engines agree to the bit.
+pub fn builtin1(f: Builtin, x: f64) -> f64 {
+    match f {
+        Builtin::Exp => x.exp(),
+        Builtin::Log => x.ln(),
+        Builtin::Log10 => x.log10(),
+        Builtin::Sqrt => x.sqrt(),
+        Builtin::Abs => x.abs(),
+        Builtin::Logit => (x / (1.0 - x)).ln(),
+        Builtin::Expit => 1.0 / (1.0 + (-x).exp()),
+        Builtin::Phi => phi(x),
+        // Two-argument builtins never reach here; NaN marks the misuse.
+        Builtin::Min | Builtin::Max => f64::NAN,
+    }
+}
+
+/// A two-argument builtin: `min` and `max` propagate NaN (IEEE minimum and
+/// maximum, as the machine instructions do), unlike `f64::min`.
+pub fn builtin2(f: Builtin, x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    match f {
+        Builtin::Min => x.min(y),
+        Builtin::Max => x.max(y),
+        _ => f64::NAN,
+    }
+}
+
+/// `x^k` for a small integer `k` by repeated multiplication (left to
+/// right), as generated code computes it.
+pub fn powi(x: f64, k: i32) -> f64 {
+    let mut p = x;
+    for _ in 1..k.unsigned_abs() {
+        p *= x;
+    }
+    if k < 0 {
+        1.0 / p
+    } else {
+        p
     }
 }
 
@@ -127,17 +169,9 @@ fn eval(e: &ir::Expr, env: &Env<'_>) -> f64 {
         }
         ExprKind::Call(f, args) => {
             let x = eval(&args[0], env);
-            match f {
-                Builtin::Exp => x.exp(),
-                Builtin::Log => x.ln(),
-                Builtin::Log10 => x.log10(),
-                Builtin::Sqrt => x.sqrt(),
-                Builtin::Abs => x.abs(),
-                Builtin::Min => x.min(eval(&args[1], env)),
-                Builtin::Max => x.max(eval(&args[1], env)),
-                Builtin::Logit => (x / (1.0 - x)).ln(),
-                Builtin::Expit => 1.0 / (1.0 + (-x).exp()),
-                Builtin::Phi => phi(x),
+            match args.get(1) {
+                Some(b) => builtin2(*f, x, eval(b, env)),
+                None => builtin1(*f, x),
             }
         }
     }
@@ -162,7 +196,13 @@ impl Interpreter {
     fn locals(&self, defs: &[ir::Local], env: &mut Env<'_>, buf: &mut Vec<f64>) {
         buf.clear();
         for local in defs {
-            let v = eval(&local.expr, &Env { locals: buf, ..*env });
+            let v = eval(
+                &local.expr,
+                &Env {
+                    locals: buf,
+                    ..*env
+                },
+            );
             buf.push(v);
         }
     }
@@ -331,7 +371,10 @@ mod tests {
         ];
         for (x, want) in cases {
             let got = phi(x);
-            assert!(((got - want) / want).abs() < 1e-12, "phi({x}) = {got}, want {want}");
+            assert!(
+                ((got - want) / want).abs() < 1e-12,
+                "phi({x}) = {got}, want {want}"
+            );
         }
     }
 }

@@ -11,6 +11,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod check;
+pub mod dag;
 pub mod diagnostic;
 pub mod error;
 pub mod interp;

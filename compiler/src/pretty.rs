@@ -25,11 +25,15 @@ pub fn print_model(m: &Model) -> String {
                 CovariateKind::Real => "real".to_string(),
                 CovariateKind::Bool => "bool".to_string(),
                 CovariateKind::Category(levels) => {
-                    let ls: Vec<String> = levels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+                    let ls: Vec<String> =
+                        levels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
                     format!("category {{ {} }}", ls.join(", "))
                 }
             };
-            let unit = c.unit.as_ref().map_or(String::new(), |u| format!(" [{}]", u.expr));
+            let unit = c
+                .unit
+                .as_ref()
+                .map_or(String::new(), |u| format!(" [{}]", u.expr));
             let tv = if c.time_varying { " time-varying" } else { "" };
             let _ = writeln!(w, "  cov#{i} {}: {ty}{unit}{tv}", c.name);
         }
@@ -37,8 +41,17 @@ pub fn print_model(m: &Model) -> String {
     if !m.thetas.is_empty() {
         let _ = writeln!(w, "\nfixed");
         for (i, t) in m.thetas.iter().enumerate() {
-            let bound = |x: f64| if x.is_finite() { format!("{x}") } else { String::new() };
-            let unit = t.unit.as_ref().map_or(String::new(), |u| format!(" [{}]", u.expr));
+            let bound = |x: f64| {
+                if x.is_finite() {
+                    format!("{x}")
+                } else {
+                    String::new()
+                }
+            };
+            let unit = t
+                .unit
+                .as_ref()
+                .map_or(String::new(), |u| format!(" [{}]", u.expr));
             let fixed = if t.fixed { " fixed" } else { "" };
             let _ = writeln!(
                 w,
@@ -58,7 +71,11 @@ pub fn print_model(m: &Model) -> String {
         let _ = writeln!(
             w,
             "\nrandom {}",
-            if level == RandomLevel::Subject { "subject" } else { "occasion" }
+            if level == RandomLevel::Subject {
+                "subject"
+            } else {
+                "occasion"
+            }
         );
         for b in blocks {
             let names: Vec<String> = b
@@ -76,12 +93,20 @@ pub fn print_model(m: &Model) -> String {
                 })
                 .collect();
             let fixed = if b.fixed { " fixed" } else { "" };
-            let _ = writeln!(w, "  [{}] ~ normal(0, [{}]){fixed}", names.join(", "), rows.join("; "));
+            let _ = writeln!(
+                w,
+                "  [{}] ~ normal(0, [{}]){fixed}",
+                names.join(", "),
+                rows.join("; ")
+            );
         }
     }
     let _ = writeln!(w, "\ncompartments");
     for (i, s) in m.states.iter().enumerate() {
-        let unit = s.unit.as_ref().map_or(String::new(), |u| format!(" [{}]", u.expr));
+        let unit = s
+            .unit
+            .as_ref()
+            .map_or(String::new(), |u| format!(" [{}]", u.expr));
         let dose = if s.dosable { " dose" } else { "" };
         let props: Vec<String> = s
             .dose_props
@@ -95,25 +120,52 @@ pub fn print_model(m: &Model) -> String {
         };
         let _ = writeln!(w, "  cmt#{} {}{unit}{dose}{props}", i + 1, s.name);
     }
-    let _ = writeln!(w, "\nindividual (per record: theta, eta, covariates, time) -> params");
+    let _ = writeln!(
+        w,
+        "\nindividual (per record: theta, eta, covariates, time) -> params"
+    );
     for (i, p) in m.params.iter().enumerate() {
         let origin = match p.origin {
             ParamOrigin::Individual => "",
             ParamOrigin::Lifted => "  // lifted",
             ParamOrigin::DoseProp(..) => "  // dose property",
         };
-        let _ = writeln!(w, "  param#{i} {}: {} = {}{origin}", p.name, p.expr.ty, expr(m, &p.expr, Ctx::Params));
+        let _ = writeln!(
+            w,
+            "  param#{i} {}: {} = {}{origin}",
+            p.name,
+            p.expr.ty,
+            expr(m, &p.expr, Ctx::Params)
+        );
     }
-    let _ = writeln!(w, "\ndynamics (per evaluation: params, covariates, amounts, time)");
+    let _ = writeln!(
+        w,
+        "\ndynamics (per evaluation: params, covariates, amounts, time)"
+    );
     for (i, l) in m.dynamics.iter().enumerate() {
-        let _ = writeln!(w, "  local#{i} {}: {} = {}", l.name, l.expr.ty, expr(m, &l.expr, Ctx::Dynamics));
+        let _ = writeln!(
+            w,
+            "  local#{i} {}: {} = {}",
+            l.name,
+            l.expr.ty,
+            expr(m, &l.expr, Ctx::Dynamics)
+        );
     }
     for (s, d) in m.states.iter().zip(&m.derivs) {
         let _ = writeln!(w, "  d/dt({}) = {}", s.name, expr(m, d, Ctx::Dynamics));
     }
-    let _ = writeln!(w, "\nobserve (per record: params, covariates, amounts, time)");
+    let _ = writeln!(
+        w,
+        "\nobserve (per record: params, covariates, amounts, time)"
+    );
     for (i, l) in m.observe.iter().enumerate() {
-        let _ = writeln!(w, "  local#{i} {}: {} = {}", l.name, l.expr.ty, expr(m, &l.expr, Ctx::Observe));
+        let _ = writeln!(
+            w,
+            "  local#{i} {}: {} = {}",
+            l.name,
+            l.expr.ty,
+            expr(m, &l.expr, Ctx::Observe)
+        );
     }
     let args: Vec<String> = std::iter::once(&m.endpoint.prediction)
         .chain(&m.endpoint.params)
@@ -214,7 +266,9 @@ fn expr(m: &Model, e: &ir::Expr, ctx: Ctx) -> String {
             // bare; `^` is right-associative; comparisons do not chain.
             let (lmin, rmin) = match op {
                 BinOp::Pow => (p + 1, p),
-                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => (p + 1, p + 1),
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
+                    (p + 1, p + 1)
+                }
                 _ => (p, p + 1),
             };
             format!("{} {sym} {}", wrap(m, a, ctx, lmin), wrap(m, b, ctx, rmin))

@@ -8,7 +8,10 @@ use mido_compiler::{compile_source, render_plain};
 fn invalid_models_report_their_errors() {
     insta::glob!("../../tests/models/err", "*.mido", |path| {
         let src = std::fs::read_to_string(path).expect("fixture readable");
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model.mido");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("model.mido");
         let compiled = compile_source(&src);
         assert!(compiled.has_errors(), "{name} compiled without errors");
         insta::assert_snapshot!(render_plain(&compiled.diagnostics, name, &src));
@@ -19,7 +22,10 @@ fn invalid_models_report_their_errors() {
 fn valid_models_compile_cleanly() {
     insta::glob!("../../tests/models/ok", "*.mido", |path| {
         let src = std::fs::read_to_string(path).expect("fixture readable");
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model.mido");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("model.mido");
         let compiled = compile_source(&src);
         assert!(
             !compiled.has_errors(),

@@ -295,7 +295,11 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<Tok<'_>> {
-        Lexer::tokens(src).0.into_iter().map(|(_, t, _)| t).collect()
+        Lexer::tokens(src)
+            .0
+            .into_iter()
+            .map(|(_, t, _)| t)
+            .collect()
     }
 
     #[test]

@@ -44,9 +44,14 @@ pub enum SyntaxErrorKind {
     UnterminatedComment,
     UnterminatedString,
     /// A token the grammar does not allow here; `expected` lists what would be.
-    UnexpectedToken { found: String, expected: Vec<String> },
+    UnexpectedToken {
+        found: String,
+        expected: Vec<String>,
+    },
     /// The file ends where more is needed.
-    UnexpectedEof { expected: Vec<String> },
+    UnexpectedEof {
+        expected: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

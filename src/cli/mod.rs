@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mido", version, about = "Model-informed dose exploration and optimization")]
+#[command(
+    name = "mido",
+    version,
+    about = "Model-informed dose exploration and optimization"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -15,7 +15,10 @@ pub struct OutDir {
 impl OutDir {
     pub fn new(dir: &Path, force: bool) -> Result<Self, Failure> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::Usage(format!("cannot create output directory {}: {e}", dir.display()))
+            Failure::Usage(format!(
+                "cannot create output directory {}: {e}",
+                dir.display()
+            ))
         })?;
         Ok(OutDir {
             dir: dir.to_path_buf(),
@@ -43,10 +46,15 @@ impl OutDir {
 
     /// Writes a file atomically: a temporary file in the same directory,
     /// flushed and renamed over the target.
-    pub fn write(&self, name: &str, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<PathBuf, Failure> {
+    pub fn write(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<PathBuf, Failure> {
         let target = self.dir.join(name);
         let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let io_err = |e: std::io::Error| Failure::Usage(format!("cannot write {}: {e}", target.display()));
+        let io_err =
+            |e: std::io::Error| Failure::Usage(format!("cannot write {}: {e}", target.display()));
         let result = (|| {
             let file = std::fs::File::create(&tmp)?;
             let mut buf = std::io::BufWriter::new(file);

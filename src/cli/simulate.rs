@@ -56,11 +56,18 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         None => None,
     };
 
-    let text = std::fs::read_to_string(&data_path).map_err(|e| {
-        Failure::Usage(format!("cannot read dataset {}: {e}", data_path.display()))
+    let text = std::fs::read_to_string(&data_path)
+        .map_err(|e| Failure::Usage(format!("cannot read dataset {}: {e}", data_path.display())))?;
+    let data = Dataset::parse(
+        &text,
+        &data_path.display().to_string(),
+        &DataSpec::from_info(info),
+    )
+    .map_err(|e| {
+        Failure::Input(format!(
+            "the dataset has errors; nothing was simulated\n{e}"
+        ))
     })?;
-    let data = Dataset::parse(&text, &data_path.display().to_string(), &DataSpec::from_info(info))
-        .map_err(|e| Failure::Input(format!("the dataset has errors; nothing was simulated\n{e}")))?;
 
     if !(args.rtol > 0.0 && args.atol > 0.0) {
         return Err(Failure::Usage("--rtol and --atol must be positive".into()));
@@ -95,7 +102,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 
 /// The dataset to read: `--data`, else the model's `data` relative to the
 /// model file.
-fn data_path(model: &Path, flag: Option<&Path>, declared: Option<&str>) -> Result<PathBuf, Failure> {
+fn data_path(
+    model: &Path,
+    flag: Option<&Path>,
+    declared: Option<&str>,
+) -> Result<PathBuf, Failure> {
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
     }

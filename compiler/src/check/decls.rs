@@ -39,12 +39,10 @@ impl Checker {
                 "real" => CovariateKind::Real,
                 "bool" => CovariateKind::Bool,
                 "category" => match &decl.levels {
-                    Some(levels) if !levels.is_empty() => {
-                        match self.category_levels(levels) {
-                            Some(levels) => CovariateKind::Category(levels),
-                            None => continue,
-                        }
-                    }
+                    Some(levels) if !levels.is_empty() => match self.category_levels(levels) {
+                        Some(levels) => CovariateKind::Category(levels),
+                        None => continue,
+                    },
                     _ => {
                         self.error(Error::LevelsMismatch {
                             covariate: decl.name.text.clone(),
@@ -75,7 +73,10 @@ impl Checker {
         }
     }
 
-    fn category_levels(&mut self, levels: &[(ast::Name, ast::Number)]) -> Option<Vec<(String, f64)>> {
+    fn category_levels(
+        &mut self,
+        levels: &[(ast::Name, ast::Number)],
+    ) -> Option<Vec<(String, f64)>> {
         let mut out: Vec<(String, f64)> = Vec::new();
         let mut spans: Vec<Span> = Vec::new();
         let mut ok = true;
@@ -226,7 +227,8 @@ impl Checker {
         let names: Vec<String> = decl.names.iter().map(|n| n.text.clone()).collect();
         let matrix = match &decl.args[1] {
             ast::Arg::Block(rows, span) => {
-                let shape_ok = rows.len() == n && rows.iter().enumerate().all(|(i, r)| r.len() == i + 1);
+                let shape_ok =
+                    rows.len() == n && rows.iter().enumerate().all(|(i, r)| r.len() == i + 1);
                 if !shape_ok {
                     let lens: Vec<String> = rows.iter().map(|r| r.len().to_string()).collect();
                     self.error(Error::BlockShape {
@@ -320,7 +322,13 @@ impl Checker {
                 continue;
             };
             for prop in &decl.props {
-                self.dose_prop(state, &decl.name, &prop.prop, &prop.value, BlockKind::Compartments);
+                self.dose_prop(
+                    state,
+                    &decl.name,
+                    &prop.prop,
+                    &prop.value,
+                    BlockKind::Compartments,
+                );
             }
         }
     }
@@ -365,7 +373,11 @@ impl Checker {
             return;
         }
         self.dose_prop_spans[si].push((kind, prop.span));
-        let expr = self.real_expr(value, block, &format!("`{}` of `{}` must be a number", prop.text, cmt.text));
+        let expr = self.real_expr(
+            value,
+            block,
+            &format!("`{}` of `{}` must be a number", prop.text, cmt.text),
+        );
         let id = ParamId(self.model.params.len() as u32);
         self.model.params.push(ir::Param {
             name: format!("{}({})", kind.name(), cmt.text),
@@ -413,4 +425,3 @@ pub(crate) fn positive_definite(m: &[f64], n: usize) -> bool {
     }
     true
 }
-

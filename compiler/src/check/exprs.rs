@@ -57,7 +57,13 @@ impl Checker {
     pub(super) fn value_expr(&mut self, e: &ast::Expr, block: BlockKind) -> ir::Expr {
         let (expr, ty) = self.lower(e, block);
         if let Ty::Category(cov) = ty {
-            self.mismatch(Ty::Real, ty, expr.span, "a variable holds a number or a bool", Some(cov));
+            self.mismatch(
+                Ty::Real,
+                ty,
+                expr.span,
+                "a variable holds a number or a bool",
+                Some(cov),
+            );
         }
         expr
     }
@@ -84,17 +90,23 @@ impl Checker {
 
     fn mismatch(&mut self, want: Ty, found: Ty, span: Span, context: &str, cov: Option<CovId>) {
         let hint = match (want, found) {
-            (Ty::Real, Ty::Bool) => Some("turn a bool into a number with `if ... then 1 else 0`".to_string()),
-            (Ty::Real, Ty::Category(_)) => cov.and_then(|c| match &self.model.covariates[c.index()].kind {
-                CovariateKind::Category(levels) => levels.first().map(|(l, _)| {
-                    format!(
-                        "compare a category with one of its levels, e.g. `{} == {l}`",
-                        self.model.covariates[c.index()].name
-                    )
-                }),
-                _ => None,
-            }),
-            (Ty::Bool, Ty::Real) => Some("make a condition with a comparison, e.g. `x > 0`".to_string()),
+            (Ty::Real, Ty::Bool) => {
+                Some("turn a bool into a number with `if ... then 1 else 0`".to_string())
+            }
+            (Ty::Real, Ty::Category(_)) => {
+                cov.and_then(|c| match &self.model.covariates[c.index()].kind {
+                    CovariateKind::Category(levels) => levels.first().map(|(l, _)| {
+                        format!(
+                            "compare a category with one of its levels, e.g. `{} == {l}`",
+                            self.model.covariates[c.index()].name
+                        )
+                    }),
+                    _ => None,
+                })
+            }
+            (Ty::Bool, Ty::Real) => {
+                Some("make a condition with a comparison, e.g. `x > 0`".to_string())
+            }
             _ => None,
         };
         self.error(Error::TypeMismatch {
@@ -110,7 +122,9 @@ impl Checker {
         let span = e.span;
         match &e.kind {
             ast::ExprKind::Number(v, _) => node(ExprKind::Const(*v), Ty::Real, span),
-            ast::ExprKind::Bool(b) => node(ExprKind::Const(f64::from(u8::from(*b))), Ty::Bool, span),
+            ast::ExprKind::Bool(b) => {
+                node(ExprKind::Const(f64::from(u8::from(*b))), Ty::Bool, span)
+            }
             ast::ExprKind::Name(name) => self.resolve(name, span, block),
             ast::ExprKind::Unary(op, inner) => {
                 let lowered = self.lower(inner, block);
@@ -136,12 +150,24 @@ impl Checker {
                     (Ty::Real, Ty::Real) => Ty::Real,
                     (Ty::Bool, Ty::Bool) => Ty::Bool,
                     (t, other) => {
-                        self.mismatch(t, other, els.span, "both branches of `if` must have the same type", None);
+                        self.mismatch(
+                            t,
+                            other,
+                            els.span,
+                            "both branches of `if` must have the same type",
+                            None,
+                        );
                         Ty::Error
                     }
                 };
                 if let Ty::Category(c) = ty {
-                    self.mismatch(Ty::Real, ty, span, "`if` chooses between numbers or bools", Some(c));
+                    self.mismatch(
+                        Ty::Real,
+                        ty,
+                        span,
+                        "`if` chooses between numbers or bools",
+                        Some(c),
+                    );
                 }
                 node(
                     ExprKind::If(Box::new(cond), Box::new(then), Box::new(els)),
@@ -153,7 +179,14 @@ impl Checker {
         }
     }
 
-    fn binary(&mut self, op: ast::BinaryOp, a: &ast::Expr, b: &ast::Expr, span: Span, block: BlockKind) -> Lowered {
+    fn binary(
+        &mut self,
+        op: ast::BinaryOp,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        span: Span,
+        block: BlockKind,
+    ) -> Lowered {
         use ast::BinaryOp as A;
         let ir_op = match op {
             A::Add => BinOp::Add,
@@ -178,7 +211,11 @@ impl Checker {
                 let x = self.expect(x, Ty::Real, &context);
                 let y = self.lower(b, block);
                 let y = self.expect(y, Ty::Real, &context);
-                node(ExprKind::Binary(ir_op, Box::new(x), Box::new(y)), Ty::Real, span)
+                node(
+                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
+                    Ty::Real,
+                    span,
+                )
             }
             A::Lt | A::Le | A::Gt | A::Ge => {
                 let context = format!("`{sym}` compares numbers");
@@ -186,7 +223,11 @@ impl Checker {
                 let x = self.expect(x, Ty::Real, &context);
                 let y = self.lower(b, block);
                 let y = self.expect(y, Ty::Real, &context);
-                node(ExprKind::Binary(ir_op, Box::new(x), Box::new(y)), Ty::Bool, span)
+                node(
+                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
+                    Ty::Bool,
+                    span,
+                )
             }
             A::And | A::Or => {
                 let context = format!("the operands of `{sym}` are conditions");
@@ -194,7 +235,11 @@ impl Checker {
                 let x = self.expect(x, Ty::Bool, &context);
                 let y = self.lower(b, block);
                 let y = self.expect(y, Ty::Bool, &context);
-                node(ExprKind::Binary(ir_op, Box::new(x), Box::new(y)), Ty::Bool, span)
+                node(
+                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
+                    Ty::Bool,
+                    span,
+                )
             }
             A::Eq | A::Ne => {
                 let (x, tx) = self.lower(a, block);
@@ -203,7 +248,9 @@ impl Checker {
                     _ => self.lower(b, block),
                 };
                 let (x, tx) = match ty {
-                    Ty::Category(cov) if !matches!(tx, Ty::Category(_)) => self.level_or_expr(cov, a, block),
+                    Ty::Category(cov) if !matches!(tx, Ty::Category(_)) => {
+                        self.level_or_expr(cov, a, block)
+                    }
                     _ => (x, tx),
                 };
                 let numeric = |t: Ty| matches!(t, Ty::Real | Ty::Category(_));
@@ -212,9 +259,19 @@ impl Checker {
                     || (numeric(tx) && numeric(ty))
                     || (tx == Ty::Bool && ty == Ty::Bool);
                 if !ok {
-                    self.mismatch(tx, ty, y.span, &format!("`{sym}` compares values of the same type"), None);
+                    self.mismatch(
+                        tx,
+                        ty,
+                        y.span,
+                        &format!("`{sym}` compares values of the same type"),
+                        None,
+                    );
                 }
-                node(ExprKind::Binary(ir_op, Box::new(x), Box::new(y)), Ty::Bool, span)
+                node(
+                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
+                    Ty::Bool,
+                    span,
+                )
             }
         }
     }
@@ -336,15 +393,27 @@ impl Checker {
             }
             Sym::Param(id) => {
                 let ty = self.model.params[id.index()].expr.ty;
-                node(ExprKind::Param(id), if ty == Type::Bool { Ty::Bool } else { Ty::Real }, span)
+                node(
+                    ExprKind::Param(id),
+                    if ty == Type::Bool { Ty::Bool } else { Ty::Real },
+                    span,
+                )
             }
             Sym::DynLocal(id) if block == BlockKind::Dynamics => {
                 let ty = self.model.dynamics[id.index()].expr.ty;
-                node(ExprKind::Local(id), if ty == Type::Bool { Ty::Bool } else { Ty::Real }, span)
+                node(
+                    ExprKind::Local(id),
+                    if ty == Type::Bool { Ty::Bool } else { Ty::Real },
+                    span,
+                )
             }
             Sym::ObsLocal(id) if block == BlockKind::Observe => {
                 let ty = self.model.observe[id.index()].expr.ty;
-                node(ExprKind::Local(id), if ty == Type::Bool { Ty::Bool } else { Ty::Real }, span)
+                node(
+                    ExprKind::Local(id),
+                    if ty == Type::Bool { Ty::Bool } else { Ty::Real },
+                    span,
+                )
             }
             Sym::DynLocal(_) | Sym::ObsLocal(_) => {
                 self.error(not_visible(entry.sym.kind()));

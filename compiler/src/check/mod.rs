@@ -280,7 +280,8 @@ impl Checker {
     }
 
     fn finish(mut self) -> (Option<ir::Model>, Vec<Error>) {
-        self.errors.sort_by_key(|e| first_span(e).map(|s| (s.start, s.end)));
+        self.errors
+            .sort_by_key(|e| first_span(e).map(|s| (s.start, s.end)));
         if !self.errors.is_empty() {
             return (None, self.errors);
         }

@@ -4,8 +4,9 @@
 //!
 //! A header line, then one record per line. Fields are separated by commas
 //! when the header contains a comma, otherwise by whitespace (NONMEM-style
-//! `.dta` files). Header names are matched case-insensitively; a `#` or `@`
-//! before the first name is ignored. `.` or an empty field means missing.
+//! `.dta` files). Header names are matched case-insensitively; a byte-order
+//! mark and a `#` or `@` before the first name are ignored. `.` or an empty
+//! field means missing.
 //!
 //! Comment rows are skipped, following NONMEM's IGNORE=@ / IGNORE=C / `#`
 //! conventions: a data row is skipped when its first field starts with `#`,
@@ -19,6 +20,8 @@
 //! covariate must have a column of the same name. Defaults: EVID = 1 when
 //! AMT > 0, else 0; MDV = 1 when EVID ≠ 0; CMT on a dose = the first dosable
 //! compartment. CMT is the 1-based position in the model's compartments.
+//! The dose items (CMT, RATE, II, ADDL) are read only on dose records; SS is
+//! checked on every record.
 //!
 //! Everything the runtime cannot honour is rejected rather than guessed: see
 //! [`DataErrorKind`] for the rules. All errors of a file are reported at once.

@@ -29,6 +29,7 @@ pub(crate) enum TableError {
 /// whitespace-separated otherwise. Blank rows and comment rows (see
 /// [`is_comment`]) are dropped.
 pub(crate) fn split(text: &str) -> Result<RawTable, TableError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let header_line = text
         .lines()
         .find(|l| !l.trim().is_empty())
@@ -44,7 +45,7 @@ pub(crate) fn split(text: &str) -> Result<RawTable, TableError> {
     let mut header = rows.remove(0).fields;
     if let Some(first) = header.first_mut() {
         *first = first
-            .trim_start_matches(['#', '@'])
+            .trim_start_matches(['\u{feff}', '#', '@'])
             .trim_start()
             .to_string();
     }
@@ -67,16 +68,30 @@ fn split_csv(text: &str) -> Result<Vec<RawRow>, TableError> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
+    // The csv crate's positions do not count the blank lines it skips before
+    // a record, so line numbers are derived from byte offsets, stepping over
+    // those blank lines.
+    let bytes = text.as_bytes();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |byte: u64| {
+        let mut b = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        while b < bytes.len() && (bytes[b] == b'\n' || bytes[b] == b'\r') {
+            b += 1;
+        }
+        line_starts.partition_point(|&s| s <= b)
+    };
     let mut rows = Vec::new();
     for result in reader.records() {
         let record = result.map_err(|e| TableError::Malformed {
-            line: e.position().map(|p| p.line() as usize),
+            line: e.position().map(|p| line_of(p.byte())),
             message: e.to_string(),
         })?;
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record.position().map_or(0, |p| line_of(p.byte()));
         rows.push(RawRow {
             line,
             fields: record.iter().map(str::to_string).collect(),
@@ -102,10 +117,10 @@ mod tests {
 
     #[test]
     fn csv_line_numbers_count_comments_and_blank_lines() {
-        let t = split("ID,TIME\n\n# note\n1,0\nC skip\n1,2\n").expect("splits");
+        let t = split("\nID,TIME\n\n# note\n1,0\r\nC skip\n\n\n1,2").expect("splits");
         assert_eq!(t.header, vec!["ID", "TIME"]);
         let lines: Vec<usize> = t.rows.iter().map(|r| r.line).collect();
-        assert_eq!(lines, vec![4, 6]);
+        assert_eq!(lines, vec![5, 9]);
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! The `mido` command end to end: exit codes, diagnostics, simulation
+//! snapshots and reproducibility.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mido(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mido"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("mido runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const THEO: &str = "examples/theophylline/theo.mido";
+const INFUSION: &str = "examples/two_cpt_infusion/model.mido";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mido-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn check_accepts_the_examples() {
+    for model in [THEO, INFUSION] {
+        let o = mido(&["check", model]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn check_reports_model_errors_with_location_and_exit_1() {
+    let dir = temp_dir("check-err");
+    let path = dir.join("bad.mido");
+    let src = std::fs::read_to_string(repo().join(THEO))
+        .expect("example")
+        .replace("cl = tv_cl * exp(eta_cl)", "cl = tv_c * exp(eta_cl)");
+    std::fs::write(&path, src).expect("write");
+    let o = mido(&["check", path.to_str().expect("utf8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("error[E0101]: unknown name `tv_c`"), "{err}");
+    assert!(err.contains("bad.mido:26:8"), "{err}");
+    assert!(err.contains("did you mean `tv_cl`?"), "{err}");
+}
+
+#[test]
+fn check_of_a_missing_file_is_a_usage_error() {
+    let o = mido(&["check", "no/such/model.mido"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read model file"));
+}
+
+#[test]
+fn check_prints_the_typed_ir_on_request() {
+    let o = mido(&["check", "--ir", THEO]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("param#0 cl: real = theta:tv_cl * exp(eta:eta_cl)"));
+}
+
+#[test]
+fn simulate_theophylline_typical() {
+    let o = mido(&["simulate", THEO, "--typical"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(stdout(&o));
+}
+
+#[test]
+fn simulate_theophylline_seeded() {
+    let o = mido(&["simulate", THEO, "--seed", "20261125"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(stdout(&o));
+}
+
+#[test]
+fn simulate_two_compartment_infusion_typical() {
+    let o = mido(&["simulate", INFUSION, "--typical"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(stdout(&o));
+}
+
+#[test]
+fn same_seed_gives_byte_identical_output_and_another_seed_differs() {
+    let a = mido(&["simulate", THEO, "--seed", "7"]);
+    let b = mido(&["simulate", THEO, "--seed", "7"]);
+    let c = mido(&["simulate", THEO, "--seed", "8"]);
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout);
+}
+
+#[test]
+fn simulate_writes_atomically_and_never_overwrites_without_force() {
+    let dir = temp_dir("out");
+    let out = dir.join("run");
+    let out_s = out.to_str().expect("utf8 path");
+    let first = mido(&["simulate", THEO, "--typical", "--out", out_s]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let table = out.join("simulation.csv");
+    let before = std::fs::read(&table).expect("table written");
+
+    let second = mido(&["simulate", THEO, "--seed", "3", "--out", out_s]);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(
+        stderr(&second).contains("already exists"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(std::fs::read(&table).expect("still there"), before);
+
+    let forced = mido(&["simulate", THEO, "--seed", "3", "--out", out_s, "--force"]);
+    assert_eq!(forced.status.code(), Some(0));
+    assert_ne!(std::fs::read(&table).expect("replaced"), before);
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn simulate_rejects_bad_data_naming_row_and_column() {
+    let dir = temp_dir("bad-data");
+    let data = dir.join("data.csv");
+    std::fs::write(
+        &data,
+        "ID,TIME,DV,AMT,EVID,MDV,CMT,WT\n1,0,.,100,1,1,1,70\n1,1,.,.,0,0,2,70\n1,0.5,.,.,0,0,2,70\n",
+    )
+    .expect("write");
+    let o = mido(&["simulate", THEO, "--data", data.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("row 4"), "{err}");
+    assert!(err.contains("TIME"), "{err}");
+    assert!(stdout(&o).is_empty(), "nothing is simulated from bad data");
+}
+
+#[test]
+fn simulate_without_a_dataset_says_how_to_give_one() {
+    let dir = temp_dir("no-data");
+    let path = dir.join("m.mido");
+    let src = std::fs::read_to_string(repo().join(THEO))
+        .expect("example")
+        .replace("data \"theoph_nm.csv\"", "");
+    std::fs::write(&path, src).expect("write");
+    let o = mido(&["simulate", path.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--data"));
+}
