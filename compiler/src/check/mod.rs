@@ -229,8 +229,20 @@ impl Checker {
     }
 
     fn unused_effects(&mut self) {
+        // A misspelt use is already reported with this name as a suggestion;
+        // calling the effect unused as well would be the same mistake twice.
+        let suggested: Vec<String> = self
+            .errors
+            .iter()
+            .filter_map(|e| match e {
+                Error::UnknownName { candidates, .. } => Some(candidates.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let suggested = |name: &str| suggested.iter().any(|c| c == name);
         for (i, used) in self.eta_used.clone().into_iter().enumerate() {
-            if !used {
+            if !used && !suggested(&self.model.etas[i].name) {
                 self.error(Error::UnusedRandomEffect {
                     name: self.model.etas[i].name.clone(),
                     span: self.eta_spans[i],
@@ -238,7 +250,7 @@ impl Checker {
             }
         }
         for (i, used) in self.theta_used.clone().into_iter().enumerate() {
-            if !used && !self.model.thetas[i].fixed {
+            if !used && !self.model.thetas[i].fixed && !suggested(&self.model.thetas[i].name) {
                 self.error(Error::UnusedFixedEffect {
                     name: self.model.thetas[i].name.clone(),
                     span: self.theta_spans[i],
