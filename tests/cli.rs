@@ -55,8 +55,14 @@ fn check_reports_model_errors_with_location_and_exit_1() {
     let err = stderr(&o);
     assert!(err.contains("error[E0101]: unknown name `tv_c`"), "{err}");
     assert!(err.contains("bad.mido:25:8"), "{err}");
-    assert!(err.contains("did you mean") && err.contains("`tv_cl`"), "{err}");
-    assert!(!err.contains("never used"), "a misspelling is one mistake: {err}");
+    assert!(
+        err.contains("did you mean") && err.contains("`tv_cl`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("never used"),
+        "a misspelling is one mistake: {err}"
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! It is the test oracle for the code generator to come and the fallback
 //! engine; it favours obviousness over speed. Bools are 1.0 and 0.0.
 
+use crate::dag::{self, eval::Inputs};
+use crate::functions::{FnKind, ModelFunctions};
 use crate::ir::{self, BinOp, Builtin, ExprKind, ParamOrigin, UnOp};
 use mido_runtime::model::{
     CovariateInfo, DoseProps, EtaInfo, Model, ModelInfo, OmegaBlock, StateInfo, ThetaInfo,
@@ -177,16 +179,27 @@ fn eval(e: &ir::Expr, env: &Env<'_>) -> f64 {
     }
 }
 
-/// A model run by interpreting its IR.
+/// A model run by interpreting its IR. Derivatives, which the typed IR
+/// does not hold, are evaluated from their DAGs by [`crate::dag::eval`].
 pub struct Interpreter {
     model: ir::Model,
     info: ModelInfo,
+    functions: ModelFunctions,
 }
 
 impl Interpreter {
     pub fn new(model: ir::Model) -> Self {
         let info = model_info(&model);
-        Interpreter { model, info }
+        let functions = ModelFunctions::new(&model);
+        Interpreter {
+            model,
+            info,
+            functions,
+        }
+    }
+
+    fn eval_dag(&self, kind: FnKind, inputs: Inputs<'_>, out: &mut [f64]) {
+        dag::eval::eval(self.functions.get(kind), &inputs, out);
     }
 
     pub fn ir(&self) -> &ir::Model {
@@ -347,6 +360,79 @@ impl Model for Interpreter {
         for (o, e) in out[n + 1..].iter_mut().zip(&self.model.endpoint.params) {
             *o = eval(e, &env);
         }
+    }
+
+    fn rhs_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let inputs = Inputs {
+            t,
+            y,
+            params,
+            cov,
+            ..Inputs::default()
+        };
+        self.eval_dag(FnKind::RhsJacY, inputs, jac);
+    }
+
+    fn rhs_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let inputs = Inputs {
+            t,
+            y,
+            params,
+            cov,
+            ..Inputs::default()
+        };
+        self.eval_dag(FnKind::RhsJacP, inputs, jac);
+    }
+
+    fn individual_jac_eta(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, jac: &mut [f64]) {
+        let inputs = Inputs {
+            t,
+            theta,
+            eta,
+            cov,
+            ..Inputs::default()
+        };
+        self.eval_dag(FnKind::IndividualJacEta, inputs, jac);
+    }
+
+    fn individual_jac_theta(
+        &self,
+        theta: &[f64],
+        eta: &[f64],
+        cov: &[f64],
+        t: f64,
+        jac: &mut [f64],
+    ) {
+        let inputs = Inputs {
+            t,
+            theta,
+            eta,
+            cov,
+            ..Inputs::default()
+        };
+        self.eval_dag(FnKind::IndividualJacTheta, inputs, jac);
+    }
+
+    fn observe_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let inputs = Inputs {
+            t,
+            y,
+            params,
+            cov,
+            ..Inputs::default()
+        };
+        self.eval_dag(FnKind::ObserveJacY, inputs, jac);
+    }
+
+    fn observe_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let inputs = Inputs {
+            t,
+            y,
+            params,
+            cov,
+            ..Inputs::default()
+        };
+        self.eval_dag(FnKind::ObserveJacP, inputs, jac);
     }
 }
 

@@ -3,17 +3,22 @@
 //! Stages, each one public function: [`parse`] (text → AST, in the grammar
 //! crate), [`check`] (AST → typed IR, with diagnostics), and
 //! [`compile_model`], which runs them all and returns a model the runtime
-//! can execute (today through the reference [`interp`]reter).
+//! can execute: native code from [`codegen`] (Cranelift), or the reference
+//! [`interp`]reter.
 //!
-//! Architecture invariant: nothing here generates code yet; the runtime sees
-//! the result only through `mido_runtime::model::Model`.
+//! Architecture invariants: the checker knows nothing of code generation;
+//! code generation sees only the typed IR (through the DAGs of
+//! [`functions`]); the runtime sees the result only through
+//! `mido_runtime::model::Model`.
 
 #![deny(clippy::unwrap_used)]
 
 pub mod check;
+pub mod codegen;
 pub mod dag;
 pub mod diagnostic;
 pub mod error;
+pub mod functions;
 pub mod interp;
 pub mod ir;
 pub mod pretty;
@@ -76,12 +81,47 @@ fn survives_syntax_errors(e: &Error) -> bool {
     )
 }
 
-/// Compiles model text to a runnable model (the IR interpreter), or returns
-/// the diagnostics.
-pub fn compile_model(source: &str) -> Result<interp::Interpreter, Vec<Diagnostic>> {
+/// The engine that runs a compiled model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Native code generated with Cranelift (the default).
+    #[default]
+    Jit,
+    /// The reference interpreter of the typed IR.
+    Interp,
+}
+
+/// Why model text did not become a runnable model.
+#[derive(Debug)]
+pub enum CompileError {
+    /// Mistakes in the model text.
+    Diagnostics(Vec<Diagnostic>),
+    /// Native code generation failed.
+    Codegen(codegen::CodegenError),
+}
+
+/// Compiles model text to a runnable model on the chosen engine.
+pub fn compile_model(
+    source: &str,
+    engine: Engine,
+) -> Result<Box<dyn mido_runtime::model::Model>, CompileError> {
     let compiled = compile_source(source);
-    match compiled.model {
-        Some(model) if !compiled.has_errors() => Ok(interp::Interpreter::new(model)),
-        _ => Err(compiled.diagnostics),
+    let model = match compiled.model {
+        Some(model) if !compiled.has_errors() => model,
+        _ => return Err(CompileError::Diagnostics(compiled.diagnostics)),
+    };
+    lower_to_engine(model, engine)
+}
+
+/// Turns checked IR into a runnable model on the chosen engine.
+pub fn lower_to_engine(
+    model: ir::Model,
+    engine: Engine,
+) -> Result<Box<dyn mido_runtime::model::Model>, CompileError> {
+    match engine {
+        Engine::Jit => codegen::JitModel::compile(&model)
+            .map(|m| Box::new(m) as Box<dyn mido_runtime::model::Model>)
+            .map_err(CompileError::Codegen),
+        Engine::Interp => Ok(Box::new(interp::Interpreter::new(model))),
     }
 }

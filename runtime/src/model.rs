@@ -213,4 +213,79 @@ pub trait Model: Send + Sync {
     /// Observation variables, prediction and error parameters (see
     /// [`ModelInfo::observe_len`]).
     fn observe(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], out: &mut [f64]);
+
+    // Derivatives. Every Jacobian is dense and column-major: entry
+    // `(i, j)` = ∂out_i/∂x_j is at `jac[j * rows + i]`. Compiled models
+    // override all of them with exact derivatives; the defaults use central
+    // differences (step `1e-6·max(|x|, 1)`), for hand-written models such as
+    // test fixtures.
+
+    /// ∂rhs/∂y: states × states.
+    fn rhs_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let n = self.info().states.len();
+        central_difference(y, n, jac, |y, out| self.rhs(t, y, params, cov, out));
+    }
+
+    /// ∂rhs/∂params: states × params.
+    fn rhs_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let n = self.info().states.len();
+        central_difference(params, n, jac, |p, out| self.rhs(t, y, p, cov, out));
+    }
+
+    /// ∂params/∂eta: params × etas.
+    fn individual_jac_eta(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, jac: &mut [f64]) {
+        let n = self.info().params.len();
+        central_difference(eta, n, jac, |e, out| self.individual(theta, e, cov, t, out));
+    }
+
+    /// ∂params/∂theta: params × thetas.
+    fn individual_jac_theta(
+        &self,
+        theta: &[f64],
+        eta: &[f64],
+        cov: &[f64],
+        t: f64,
+        jac: &mut [f64],
+    ) {
+        let n = self.info().params.len();
+        central_difference(theta, n, jac, |th, out| {
+            self.individual(th, eta, cov, t, out)
+        });
+    }
+
+    /// ∂observe/∂y: observe_len × states.
+    fn observe_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let n = self.info().observe_len();
+        central_difference(y, n, jac, |y, out| self.observe(t, y, params, cov, out));
+    }
+
+    /// ∂observe/∂params: observe_len × params.
+    fn observe_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let n = self.info().observe_len();
+        central_difference(params, n, jac, |p, out| self.observe(t, y, p, cov, out));
+    }
+}
+
+/// Column-major Jacobian of `f: x -> out (rows values)` by central
+/// differences.
+pub fn central_difference(
+    x: &[f64],
+    rows: usize,
+    jac: &mut [f64],
+    mut f: impl FnMut(&[f64], &mut [f64]),
+) {
+    let mut xp = x.to_vec();
+    let mut hi = vec![0.0; rows];
+    let mut lo = vec![0.0; rows];
+    for j in 0..x.len() {
+        let h = 1e-6 * x[j].abs().max(1.0);
+        xp[j] = x[j] + h;
+        f(&xp, &mut hi);
+        xp[j] = x[j] - h;
+        f(&xp, &mut lo);
+        xp[j] = x[j];
+        for i in 0..rows {
+            jac[j * rows + i] = (hi[i] - lo[i]) / (2.0 * h);
+        }
+    }
 }

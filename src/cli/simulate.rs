@@ -2,9 +2,8 @@
 
 use super::output::OutDir;
 use super::{load_model, Failure};
-use mido_compiler::interp::Interpreter;
+use mido_compiler::{lower_to_engine, CompileError, Engine};
 use mido_runtime::data::{DataSpec, Dataset};
-use mido_runtime::model::Model;
 use mido_runtime::simulate::{simulate, SimOptions};
 use mido_runtime::solver::SolverOptions;
 use std::path::{Path, PathBuf};
@@ -34,6 +33,24 @@ pub struct Args {
     /// Absolute tolerance of the ODE solver.
     #[arg(long, default_value_t = SolverOptions::default().atol)]
     atol: f64,
+    /// How the model runs: native code (jit) or the reference interpreter.
+    #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
+    engine: EngineArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum EngineArg {
+    Jit,
+    Interp,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Jit => Engine::Jit,
+            EngineArg::Interp => Engine::Interp,
+        }
+    }
 }
 
 const TABLE: &str = "simulation.csv";
@@ -43,7 +60,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let Some(ir) = compiled.model else {
         return Err(Failure::Reported);
     };
-    let model = Interpreter::new(ir);
+    let model = lower_to_engine(ir, args.engine.into()).map_err(|e| match e {
+        CompileError::Codegen(e) => Failure::Input(e.to_string()),
+        CompileError::Diagnostics(_) => Failure::Reported,
+    })?;
+    let model = model.as_ref();
     let info = model.info();
     let data_path = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
 
@@ -81,7 +102,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             ..SolverOptions::default()
         },
     };
-    let table = simulate(&model, &data, &info.theta_init(), &opts)
+    let table = simulate(model, &data, &info.theta_init(), &opts)
         .map_err(|e| Failure::Input(e.to_string()))?;
 
     match out {

@@ -1,0 +1,409 @@
+//! Cranelift code generation: a model's functions compiled to native code.
+//!
+//! Lifecycle (as in the Cranelift JIT demo): declare every function and the
+//! imported math functions, define each, finalize once, then keep the
+//! module alive as long as the function pointers; dropping the model frees
+//! the code.
+
+pub mod abi;
+mod emit;
+
+use crate::functions::{FnKind, ModelFunctions};
+use crate::interp::model_info;
+use crate::ir::{self, DoseProp};
+use abi::ModelFn;
+use cranelift_codegen::ir::{types, AbiParam, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+use mido_runtime::model::{DoseProps, Model, ModelInfo};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Why a model could not be compiled to native code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodegenError {
+    /// The host CPU is not one Cranelift supports.
+    UnsupportedHost(String),
+    /// Cranelift rejected a setting or a function (a bug in mido).
+    Backend {
+        function: &'static str,
+        message: String,
+    },
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodegenError::UnsupportedHost(m) => write!(
+                f,
+                "native code generation is not available on this machine: {m}"
+            ),
+            CodegenError::Backend { function, message } => {
+                write!(
+                    f,
+                    "internal error while compiling `{function}` to native code: {message}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+fn backend(function: &'static str) -> impl Fn(String) -> CodegenError {
+    move |message| CodegenError::Backend { function, message }
+}
+
+/// Owns the JIT module so its code lives exactly as long as the model.
+struct Code(Option<JITModule>);
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        if let Some(module) = self.0.take() {
+            // SAFETY: the function pointers into this module are held only by
+            // the `JitModel` that owns this `Code`, and are dropped with it.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+// SAFETY: after `finalize_definitions` the module's code is immutable and is
+// only freed on drop; the generated functions are pure (no shared state), so
+// calling them from several threads is safe.
+unsafe impl Send for Code {}
+unsafe impl Sync for Code {}
+
+/// A model compiled to native code.
+pub struct JitModel {
+    fns: Vec<ModelFn>,
+    info: ModelInfo,
+    dose_props: Vec<Vec<(DoseProp, usize)>>,
+    _code: Code,
+}
+
+fn isa_flags() -> Result<settings::Flags, CodegenError> {
+    let mut flags = settings::builder();
+    let set = |f: &mut settings::Builder, k: &str, v: &str| {
+        f.set(k, v).map_err(|e| CodegenError::Backend {
+            function: "settings",
+            message: e.to_string(),
+        })
+    };
+    set(&mut flags, "use_colocated_libcalls", "false")?;
+    set(&mut flags, "is_pic", "false")?;
+    set(&mut flags, "opt_level", "speed")?;
+    Ok(settings::Flags::new(flags))
+}
+
+impl JitModel {
+    /// Compiles every function of `model`.
+    pub fn compile(model: &ir::Model) -> Result<Self, CodegenError> {
+        let functions = ModelFunctions::new(model);
+        let isa = cranelift_native::builder()
+            .map_err(|m| CodegenError::UnsupportedHost(m.to_string()))?
+            .finish(isa_flags()?)
+            .map_err(|e| CodegenError::UnsupportedHost(e.to_string()))?;
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        for m in abi::math_functions() {
+            builder.symbol(m.symbol, m.address);
+        }
+        let mut module = JITModule::new(builder);
+        let ptr = module.target_config().pointer_type();
+        let call_conv = module.target_config().default_call_conv;
+
+        let mut math_ids = HashMap::new();
+        for m in abi::math_functions() {
+            let mut sig = module.make_signature();
+            for _ in 0..m.arity {
+                sig.params.push(AbiParam::new(types::F64));
+            }
+            sig.returns.push(AbiParam::new(types::F64));
+            let id = module
+                .declare_function(m.symbol, Linkage::Import, &sig)
+                .map_err(|e| backend("imports")(e.to_string()))?;
+            math_ids.insert(m.symbol, id);
+        }
+
+        let sig = abi::model_fn_signature(call_conv, ptr);
+        let mut ctx = module.make_context();
+        let mut fctx = FunctionBuilderContext::new();
+        let mut ids = Vec::new();
+        for kind in FnKind::ALL {
+            let name = kind.symbol();
+            let id = module
+                .declare_function(name, Linkage::Local, &sig)
+                .map_err(|e| backend(name)(e.to_string()))?;
+            ctx.func.signature = sig.clone();
+            ctx.func.name = UserFuncName::user(0, id.as_u32());
+            {
+                let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+                let mut refs = HashMap::new();
+                for (symbol, mid) in &math_ids {
+                    refs.insert(*symbol, module.declare_func_in_func(*mid, b.func));
+                }
+                emit::emit(&mut b, functions.get(kind), &refs);
+                b.finalize(module.target_config());
+            }
+            module
+                .define_function(id, &mut ctx)
+                .map_err(|e| backend(name)(format!("{e:?}")))?;
+            module.clear_context(&mut ctx);
+            ids.push(id);
+        }
+        module
+            .finalize_definitions()
+            .map_err(|e| backend("finalize")(e.to_string()))?;
+        let fns = ids
+            .iter()
+            .map(|id| {
+                let code = module.get_finalized_function(*id);
+                // SAFETY: the function was defined with `model_fn_signature`,
+                // which is the signature `ModelFn` spells out.
+                unsafe { std::mem::transmute::<*const u8, ModelFn>(code) }
+            })
+            .collect();
+        Ok(JitModel {
+            fns,
+            info: model_info(model),
+            dose_props: model
+                .states
+                .iter()
+                .map(|s| {
+                    s.dose_props
+                        .iter()
+                        .map(|(p, id)| (*p, id.index()))
+                        .collect()
+                })
+                .collect(),
+            _code: Code(Some(module)),
+        })
+    }
+
+    /// Calls a generated function after checking every slice it touches is
+    /// long enough, so that no input can make it read or write out of bounds.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        kind: FnKind,
+        t: f64,
+        theta: &[f64],
+        eta: &[f64],
+        cov: &[f64],
+        y: &[f64],
+        params: &[f64],
+        out: &mut [f64],
+        need: Need,
+    ) {
+        let info = &self.info;
+        assert!(
+            theta.len() >= need.theta * info.thetas.len(),
+            "theta slice too short"
+        );
+        assert!(
+            eta.len() >= need.eta * info.etas.len(),
+            "eta slice too short"
+        );
+        assert!(
+            cov.len() >= info.covariates.len(),
+            "covariate slice too short"
+        );
+        assert!(
+            y.len() >= need.y * info.states.len(),
+            "state slice too short"
+        );
+        assert!(
+            params.len() >= need.params * info.params.len(),
+            "params slice too short"
+        );
+        assert!(out.len() >= need.out, "output slice too short");
+        // SAFETY: every slice holds at least as many values as the function
+        // reads at compile-time-fixed offsets (checked above); `out` as many
+        // as it writes.
+        unsafe {
+            (self.fns[kind.index()])(
+                t,
+                theta.as_ptr(),
+                eta.as_ptr(),
+                cov.as_ptr(),
+                y.as_ptr(),
+                params.as_ptr(),
+                out.as_mut_ptr(),
+            )
+        }
+    }
+
+    /// The raw function pointer of a generated function, for benchmarks.
+    pub fn raw(&self, kind: FnKind) -> ModelFn {
+        self.fns[kind.index()]
+    }
+}
+
+/// Which slices a function reads (1) or ignores (0), and how much it writes.
+#[derive(Clone, Copy)]
+struct Need {
+    theta: usize,
+    eta: usize,
+    y: usize,
+    params: usize,
+    out: usize,
+}
+
+impl Model for JitModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]) {
+        let need = Need {
+            theta: 1,
+            eta: 1,
+            y: 0,
+            params: 0,
+            out: self.info.params.len(),
+        };
+        self.call(
+            FnKind::Individual,
+            t,
+            theta,
+            eta,
+            cov,
+            &[],
+            &[],
+            params,
+            need,
+        );
+    }
+
+    fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]) {
+        let need = Need {
+            theta: 0,
+            eta: 0,
+            y: 1,
+            params: 1,
+            out: self.info.states.len(),
+        };
+        self.call(FnKind::Rhs, t, &[], &[], cov, y, params, dydt, need);
+    }
+
+    fn dose_props(&self, _t: f64, params: &[f64], _cov: &[f64], out: &mut [DoseProps]) {
+        for (props, defs) in out.iter_mut().zip(&self.dose_props) {
+            *props = DoseProps::default();
+            for (prop, i) in defs {
+                let v = params[*i];
+                match prop {
+                    DoseProp::Bioavailability => props.bioavailability = v,
+                    DoseProp::Lag => props.lag = v,
+                    DoseProp::Rate => props.rate = v,
+                    DoseProp::Duration => props.duration = v,
+                }
+            }
+        }
+    }
+
+    fn observe(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], out: &mut [f64]) {
+        let need = Need {
+            theta: 0,
+            eta: 0,
+            y: 1,
+            params: 1,
+            out: self.info.observe_len(),
+        };
+        self.call(FnKind::Observe, t, &[], &[], cov, y, params, out, need);
+    }
+
+    fn rhs_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let n = self.info.states.len();
+        let need = Need {
+            theta: 0,
+            eta: 0,
+            y: 1,
+            params: 1,
+            out: n * n,
+        };
+        self.call(FnKind::RhsJacY, t, &[], &[], cov, y, params, jac, need);
+    }
+
+    fn rhs_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let need = Need {
+            theta: 0,
+            eta: 0,
+            y: 1,
+            params: 1,
+            out: self.info.states.len() * self.info.params.len(),
+        };
+        self.call(FnKind::RhsJacP, t, &[], &[], cov, y, params, jac, need);
+    }
+
+    fn individual_jac_eta(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, jac: &mut [f64]) {
+        let need = Need {
+            theta: 1,
+            eta: 1,
+            y: 0,
+            params: 0,
+            out: self.info.params.len() * self.info.etas.len(),
+        };
+        self.call(
+            FnKind::IndividualJacEta,
+            t,
+            theta,
+            eta,
+            cov,
+            &[],
+            &[],
+            jac,
+            need,
+        );
+    }
+
+    fn individual_jac_theta(
+        &self,
+        theta: &[f64],
+        eta: &[f64],
+        cov: &[f64],
+        t: f64,
+        jac: &mut [f64],
+    ) {
+        let need = Need {
+            theta: 1,
+            eta: 1,
+            y: 0,
+            params: 0,
+            out: self.info.params.len() * self.info.thetas.len(),
+        };
+        self.call(
+            FnKind::IndividualJacTheta,
+            t,
+            theta,
+            eta,
+            cov,
+            &[],
+            &[],
+            jac,
+            need,
+        );
+    }
+
+    fn observe_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let need = Need {
+            theta: 0,
+            eta: 0,
+            y: 1,
+            params: 1,
+            out: self.info.observe_len() * self.info.states.len(),
+        };
+        self.call(FnKind::ObserveJacY, t, &[], &[], cov, y, params, jac, need);
+    }
+
+    fn observe_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        let need = Need {
+            theta: 0,
+            eta: 0,
+            y: 1,
+            params: 1,
+            out: self.info.observe_len() * self.info.params.len(),
+        };
+        self.call(FnKind::ObserveJacP, t, &[], &[], cov, y, params, jac, need);
+    }
+}

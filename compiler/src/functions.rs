@@ -1,0 +1,86 @@
+//! The functions a compiled model exposes, as DAGs: the primal functions
+//! lowered from the typed IR and their Jacobians by symbolic
+//! differentiation. Both engines start from this set.
+
+use crate::dag::{self, diff, Function, Input};
+use crate::ir::Model;
+
+/// Which function of a model; the order is the order of [`FnKind::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FnKind {
+    Individual,
+    Rhs,
+    Observe,
+    RhsJacY,
+    RhsJacP,
+    IndividualJacEta,
+    IndividualJacTheta,
+    ObserveJacY,
+    ObserveJacP,
+}
+
+impl FnKind {
+    pub const ALL: [FnKind; 9] = [
+        FnKind::Individual,
+        FnKind::Rhs,
+        FnKind::Observe,
+        FnKind::RhsJacY,
+        FnKind::RhsJacP,
+        FnKind::IndividualJacEta,
+        FnKind::IndividualJacTheta,
+        FnKind::ObserveJacY,
+        FnKind::ObserveJacP,
+    ];
+
+    /// The exported symbol of the generated function.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            FnKind::Individual => "mido_individual",
+            FnKind::Rhs => "mido_rhs",
+            FnKind::Observe => "mido_observe",
+            FnKind::RhsJacY => "mido_rhs_jac_y",
+            FnKind::RhsJacP => "mido_rhs_jac_p",
+            FnKind::IndividualJacEta => "mido_individual_jac_eta",
+            FnKind::IndividualJacTheta => "mido_individual_jac_theta",
+            FnKind::ObserveJacY => "mido_observe_jac_y",
+            FnKind::ObserveJacP => "mido_observe_jac_p",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every function of a model, indexed by [`FnKind::index`].
+#[derive(Debug, Clone)]
+pub struct ModelFunctions {
+    pub fns: Vec<Function>,
+}
+
+impl ModelFunctions {
+    pub fn new(m: &Model) -> Self {
+        let individual = dag::lower::individual(m);
+        let rhs = dag::lower::rhs(m);
+        let observe = dag::lower::observe(m);
+        let states: Vec<Input> = (0..m.states.len() as u32).map(Input::State).collect();
+        let params: Vec<Input> = (0..m.params.len() as u32).map(Input::Param).collect();
+        let etas: Vec<Input> = (0..m.etas.len() as u32).map(Input::Eta).collect();
+        let thetas: Vec<Input> = (0..m.thetas.len() as u32).map(Input::Theta).collect();
+        let fns = vec![
+            diff::jacobian(&rhs, &states),
+            diff::jacobian(&rhs, &params),
+            diff::jacobian(&individual, &etas),
+            diff::jacobian(&individual, &thetas),
+            diff::jacobian(&observe, &states),
+            diff::jacobian(&observe, &params),
+        ];
+        let mut all = vec![individual, rhs, observe];
+        all.extend(fns);
+        ModelFunctions { fns: all }
+    }
+
+    pub fn get(&self, kind: FnKind) -> &Function {
+        &self.fns[kind.index()]
+    }
+}
