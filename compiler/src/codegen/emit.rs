@@ -9,7 +9,7 @@
 use super::abi::{self, ARG_COV, ARG_ETA, ARG_OUT, ARG_PARAMS, ARG_THETA, ARG_Y};
 use crate::dag::{Function, Input, Kind, Node};
 use crate::ir::{BinOp, Builtin, UnOp};
-use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, FuncRef, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::FunctionBuilder;
 use std::collections::HashMap;
@@ -57,6 +57,15 @@ pub fn emit(b: &mut FunctionBuilder<'_>, f: &Function, math: &MathRefs) {
             }
             Node::Unary(UnOp::Neg, a) => b.ins().fneg(v(&vals, a)),
             Node::Unary(UnOp::Not, a) => b.ins().bxor_imm_u(v(&vals, a), 1),
+            Node::Binary(op @ (BinOp::Eq | BinOp::Ne), a, c) if g.kind(a) == Kind::Bool => {
+                // Comparing two conditions: integers, not floats.
+                let cc = if op == BinOp::Eq {
+                    IntCC::Equal
+                } else {
+                    IntCC::NotEqual
+                };
+                b.ins().icmp(cc, v(&vals, a), v(&vals, c))
+            }
             Node::Binary(op, a, c) => {
                 let (x, y) = (v(&vals, a), v(&vals, c));
                 match op {
