@@ -238,7 +238,7 @@ impl Error {
         use Error::*;
         match self {
             Syntax(e) => match e.kind {
-                SyntaxErrorKind::InvalidCharacter => "E0001",
+                SyntaxErrorKind::InvalidCharacter | SyntaxErrorKind::HashComment => "E0001",
                 SyntaxErrorKind::UnterminatedComment => "E0002",
                 SyntaxErrorKind::UnterminatedString => "E0003",
                 SyntaxErrorKind::UnexpectedToken { .. } => "E0004",
@@ -357,7 +357,7 @@ impl Error {
             } => {
                 let mut diag = d(
                     format!(
-                        "{} `{name}` cannot be used in `{}`",
+                        "`{name}`, a {}, cannot be used in `{}`",
                         kind.describe(),
                         block.keyword()
                     ),
@@ -368,6 +368,7 @@ impl Error {
                     diag = diag.with_label(Label::secondary(*def, "defined here"));
                 }
                 let why = match (kind, block) {
+                    (NameKind::Compartment, BlockKind::Compartments) => "dose properties are computed with the individual parameters, before the amounts in compartments are known".to_string(),
                     (NameKind::Compartment, BlockKind::Individual) => "individual parameters are computed once per record, before the amounts in compartments are known; use amounts in `dynamics` or `observe`".to_string(),
                     (NameKind::DynamicsVariable, _) => "variables of `dynamics` exist only while the ODEs are evaluated; compute it again where it is needed".to_string(),
                     (NameKind::ObserveVariable, _) => "variables of `observe` are computed after the ODEs; they cannot feed back into earlier blocks".to_string(),
@@ -676,6 +677,9 @@ fn syntax_diagnostic(code: &'static str, e: &SyntaxError) -> Diagnostic {
         SyntaxErrorKind::InvalidCharacter => Diagnostic::error(code, "invalid character")
             .with_label(Label::primary(e.span, "not part of the language"))
             .with_note("comments start with `//` or are enclosed in `/* */`"),
+        SyntaxErrorKind::HashComment => Diagnostic::error(code, "`#` does not start a comment")
+            .with_label(Label::primary(e.span, "not a comment"))
+            .with_help("comments start with `//` or are enclosed in `/* */`"),
         SyntaxErrorKind::UnterminatedComment => {
             Diagnostic::error(code, "unterminated block comment")
                 .with_label(Label::primary(e.span, "this comment never ends"))
@@ -683,14 +687,19 @@ fn syntax_diagnostic(code: &'static str, e: &SyntaxError) -> Diagnostic {
         }
         SyntaxErrorKind::UnterminatedString => Diagnostic::error(code, "unterminated string")
             .with_label(Label::primary(e.span, "this string never ends"))
-            .with_help("close it with `\"` on the same line"),
+            .with_help("strings end at the next `\"`: add the closing quote"),
         SyntaxErrorKind::UnexpectedToken { found, expected } => {
             let diag = Diagnostic::error(code, format!("unexpected {found}"))
                 .with_label(Label::primary(e.span, "unexpected here"));
-            match expected_note(expected) {
+            let diag = match expected_note(expected) {
                 Some(n) => diag.with_note(n),
                 None => diag,
-            }
+            };
+            // A unit after an expression (`cp = center / v [mg/L]`).
+            diag.with_help_if(
+                found == "`[`",
+                "a variable's unit goes before `=` (`cp [mg/L] = center / v`); inside expressions only numbers carry units (`70 [kg]`)",
+            )
         }
         SyntaxErrorKind::UnexpectedEof { expected } => {
             let diag = Diagnostic::error(code, "unexpected end of file")

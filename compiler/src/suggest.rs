@@ -28,6 +28,16 @@ pub fn similar<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<
             if k.to_lowercase() == lower {
                 return Some((0, k));
             }
+            // A shared stem of four or more letters (`categorical` for
+            // `category`) is as good a hint as a small edit.
+            let stem = k
+                .chars()
+                .zip(name.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            if stem >= 4 && stem * 2 >= k.chars().count().min(name.chars().count()) {
+                return Some((limit, k));
+            }
             let d = edit_distance(name, k);
             (d <= limit).then_some((d, k))
         })

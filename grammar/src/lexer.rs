@@ -15,6 +15,9 @@ pub enum LexErrorKind {
     InvalidCharacter,
     /// A `/*` without its `*/`.
     UnterminatedComment,
+    /// `#` used as a comment (as in R or Python); the rest of the line is
+    /// skipped with it.
+    HashComment,
     /// A `"` without its closing `"` (strings may span lines, so this is
     /// only known at the end of the file; the error points at the opening line).
     UnterminatedString,
@@ -40,6 +43,12 @@ fn block_comment<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> FilterResult<(), Le
     }
 }
 
+fn hash_comment<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> FilterResult<(), LexErrorKind> {
+    let rest = lex.remainder();
+    lex.bump(rest.find('\n').unwrap_or(rest.len()));
+    FilterResult::Error(LexErrorKind::HashComment)
+}
+
 fn unterminated_string<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> FilterResult<(), LexErrorKind> {
     let _ = lex;
     FilterResult::Error(LexErrorKind::UnterminatedString)
@@ -53,6 +62,8 @@ fn unterminated_string<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> FilterResult<
 pub enum Tok<'a> {
     #[token("/*", block_comment)]
     BlockComment,
+    #[token("#", hash_comment)]
+    HashComment,
     #[regex(r#""[^"]*"#, unterminated_string, priority = 1, allow_greedy = true)]
     UnterminatedStr,
 
@@ -174,6 +185,7 @@ impl Tok<'_> {
     pub fn text(&self) -> &str {
         match self {
             Tok::BlockComment => "/*",
+            Tok::HashComment => "#",
             Tok::UnterminatedStr => "\"",
             Tok::Model => "model",
             Tok::Data => "data",

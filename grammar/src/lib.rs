@@ -41,6 +41,8 @@ impl Span {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyntaxErrorKind {
     InvalidCharacter,
+    /// `#` written to start a comment.
+    HashComment,
     UnterminatedComment,
     UnterminatedString,
     /// A token the grammar does not allow here; `expected` lists what would be.
@@ -67,40 +69,67 @@ pub fn parse(src: &str) -> (Option<ast::File>, Vec<SyntaxError>) {
     let mut lexer = Lexer::new(src);
     let mut recovered = Vec::new();
     let result = parser::FileParser::new().parse(&mut recovered, lexer.by_ref());
-    let mut errors: Vec<SyntaxError> = lexer
+    let lex_errors: Vec<SyntaxError> = lexer
         .into_errors()
         .into_iter()
         .map(from_lex_error)
         .collect();
-    let mut parse_errors: Vec<SyntaxError> = recovered
+    let mut parse_errors: Vec<(SyntaxError, Option<usize>)> = recovered
         .into_iter()
-        .filter_map(|r| from_parse_error(r.error, src.len()))
+        .filter_map(|r| {
+            let resume = r.dropped_tokens.last().map(|(_, _, end)| *end);
+            from_parse_error(r.error, src.len()).map(|e| (e, resume))
+        })
         .collect();
     let file = match result {
         Ok(file) => Some(file),
         Err(e) => {
-            parse_errors.extend(from_parse_error(e, src.len()));
+            parse_errors.extend(from_parse_error(e, src.len()).map(|e| (e, None)));
             None
         }
     };
-    errors.extend(suppress_cascades(src, parse_errors));
+    // An unterminated string swallows the rest of the file: what the parser
+    // says after it is about text it never saw as code.
+    if let Some(cut) = lex_errors
+        .iter()
+        .find(|e| e.kind == SyntaxErrorKind::UnterminatedString)
+        .map(|e| e.span.start)
+    {
+        parse_errors.retain(|(e, _)| e.span.end < cut);
+    }
+    let mut errors = suppress_cascades(src, parse_errors, &lex_errors);
+    errors.extend(lex_errors);
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     (file, errors)
 }
 
-/// After a syntax error the parser resynchronises on the next token that can
-/// start a statement, which may sit in the middle of the broken line; errors
-/// that follow on the same line are echoes of the first and are dropped.
-fn suppress_cascades(src: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
+/// Drops syntax errors that are echoes of an earlier one. After an error
+/// the parser resumes at the next token that can start a statement; when
+/// that token sits in the middle of the broken line, the "statement" it
+/// starts is a fragment, and an error on that line or the next is its echo.
+/// A parse error on the line of a lexical error is an echo of that too.
+fn suppress_cascades(
+    src: &str,
+    errors: Vec<(SyntaxError, Option<usize>)>,
+    lex_errors: &[SyntaxError],
+) -> Vec<SyntaxError> {
     let line_of = |pos: usize| src[..pos.min(src.len())].matches('\n').count();
+    let lex_lines: Vec<usize> = lex_errors.iter().map(|e| line_of(e.span.start)).collect();
     let mut kept: Vec<SyntaxError> = Vec::new();
-    for e in errors {
-        if let Some(last) = kept.last() {
-            if line_of(last.span.start) == line_of(e.span.start) {
-                continue;
-            }
+    // The last line an echo may appear on.
+    let mut echo_until: Option<usize> = None;
+    for (e, resume) in errors {
+        let line = line_of(e.span.start);
+        let echo = echo_until.is_some_and(|until| line <= until) || lex_lines.contains(&line);
+        if !echo {
+            kept.push(e);
         }
-        kept.push(e);
+        let resumed_mid_line = resume
+            .and_then(|r| src.get(r..))
+            .map(|rest| rest.trim_start_matches([' ', '\t']))
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['\n', '\r', '/']));
+        let until = if resumed_mid_line { line + 1 } else { line };
+        echo_until = Some(echo_until.map_or(until, |u| u.max(until)));
     }
     kept
 }
@@ -108,6 +137,7 @@ fn suppress_cascades(src: &str, errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
 fn from_lex_error(e: LexError) -> SyntaxError {
     let kind = match e.kind {
         LexErrorKind::InvalidCharacter => SyntaxErrorKind::InvalidCharacter,
+        LexErrorKind::HashComment => SyntaxErrorKind::HashComment,
         LexErrorKind::UnterminatedComment => SyntaxErrorKind::UnterminatedComment,
         LexErrorKind::UnterminatedString => SyntaxErrorKind::UnterminatedString,
     };
@@ -158,7 +188,7 @@ fn tidy_expected(expected: Vec<String>) -> Vec<String> {
                 "ident" => Some("a name".to_string()),
                 "number" => Some("a number".to_string()),
                 "string" => Some("a string".to_string()),
-                "/*" | "unterminated string" => None,
+                "/*" | "#" | "unterminated string" => None,
                 other => Some(format!("`{other}`")),
             }
         })

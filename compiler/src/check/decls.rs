@@ -235,8 +235,12 @@ impl Checker {
                         names: n,
                         span: *span,
                         detail: format!(
-                            "rows of {} value(s); {n} effect(s) need rows of 1, 2, ... {n}",
-                            lens.join(", ")
+                            "rows of {} values; {n} effects need {}",
+                            lens.join(", "),
+                            (1..=n)
+                                .map(|k| k.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     });
                     return None;
@@ -310,6 +314,33 @@ impl Checker {
                 self.state_spans.push(decl.name.span);
                 self.deriv_spans.push(None);
                 self.dose_prop_spans.push(vec![]);
+            }
+        }
+    }
+
+    /// Compartments inferred from `d/dt(...)` when the `compartments` block
+    /// is missing (already reported), to check the rest without echoes.
+    pub(super) fn implied_compartments(&mut self, dynamics: &ast::Block<ast::Stmt>) {
+        for stmt in &dynamics.entries {
+            if let ast::Stmt::Deriv { state, .. } = stmt {
+                if self.scope.get(&state.text).is_none() {
+                    let id = StateId(self.model.states.len() as u32);
+                    if self
+                        .scope
+                        .define(&state.text, Sym::State(id), state.span)
+                        .is_ok()
+                    {
+                        self.model.states.push(ir::State {
+                            name: state.text.clone(),
+                            unit: None,
+                            dosable: false,
+                            dose_props: vec![],
+                        });
+                        self.state_spans.push(state.span);
+                        self.deriv_spans.push(None);
+                        self.dose_prop_spans.push(vec![]);
+                    }
+                }
             }
         }
     }

@@ -242,16 +242,17 @@ impl Checker {
                 )
             }
             A::Eq | A::Ne => {
-                let (x, tx) = self.lower(a, block);
-                let (y, ty) = match tx {
-                    Ty::Category(cov) => self.level_or_expr(cov, b, block),
-                    _ => self.lower(b, block),
-                };
-                let (x, tx) = match ty {
-                    Ty::Category(cov) if !matches!(tx, Ty::Category(_)) => {
-                        self.level_or_expr(cov, a, block)
+                // A level name may stand on either side of a category.
+                let ((x, tx), (y, ty)) = match (self.category_of(a), self.category_of(b)) {
+                    (None, Some(cov)) => {
+                        let y = self.lower(b, block);
+                        (self.level_or_expr(cov, a, block), y)
                     }
-                    _ => (x, tx),
+                    (Some(cov), _) => {
+                        let x = self.lower(a, block);
+                        (x, self.level_or_expr(cov, b, block))
+                    }
+                    (None, None) => (self.lower(a, block), self.lower(b, block)),
                 };
                 let numeric = |t: Ty| matches!(t, Ty::Real | Ty::Category(_));
                 let ok = tx == Ty::Error
@@ -273,6 +274,20 @@ impl Checker {
                     span,
                 )
             }
+        }
+    }
+
+    /// The covariate an expression names, if it is a category covariate.
+    fn category_of(&self, e: &ast::Expr) -> Option<CovId> {
+        let ast::ExprKind::Name(name) = &e.kind else {
+            return None;
+        };
+        match self.scope.get(name)?.sym {
+            Sym::Cov(id) => match self.model.covariates[id.index()].kind {
+                CovariateKind::Category(_) => Some(id),
+                _ => None,
+            },
+            _ => None,
         }
     }
 

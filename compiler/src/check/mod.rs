@@ -25,17 +25,18 @@ pub fn check(file: &ast::File) -> (Option<ir::Model>, Vec<Error>) {
     checker.finish()
 }
 
-/// The blocks of a file, each at most once.
+/// The blocks of a file. A block written twice is reported and then
+/// merged into the first, so its contents are still checked.
 #[derive(Default)]
-struct Blocks<'a> {
-    data: Option<&'a ast::StrLit>,
-    covariates: Option<&'a ast::Block<ast::CovariateDecl>>,
-    fixed: Option<&'a ast::Block<ast::FixedDecl>>,
-    random: Vec<(&'a ast::Name, &'a ast::Block<ast::RandomDecl>)>,
-    individual: Option<&'a ast::Block<ast::Stmt>>,
-    compartments: Option<&'a ast::Block<ast::CompartmentDecl>>,
-    dynamics: Option<&'a ast::Block<ast::Stmt>>,
-    observe: Option<&'a ast::Block<ast::Stmt>>,
+struct Blocks {
+    data: Option<ast::StrLit>,
+    covariates: Option<ast::Block<ast::CovariateDecl>>,
+    fixed: Option<ast::Block<ast::FixedDecl>>,
+    random: Vec<(ast::Name, ast::Block<ast::RandomDecl>)>,
+    individual: Option<ast::Block<ast::Stmt>>,
+    compartments: Option<ast::Block<ast::CompartmentDecl>>,
+    dynamics: Option<ast::Block<ast::Stmt>>,
+    observe: Option<ast::Block<ast::Stmt>>,
 }
 
 pub(crate) struct Checker {
@@ -55,6 +56,8 @@ pub(crate) struct Checker {
     deriv_spans: Vec<Option<Span>>,
     dose_prop_spans: Vec<Vec<(ir::DoseProp, Span)>>,
     endpoint: Option<ir::Endpoint>,
+    /// States named by `d/dt` statements written outside `dynamics`.
+    misplaced_derivs: Vec<String>,
     header: Span,
 }
 
@@ -92,6 +95,7 @@ impl Checker {
             deriv_spans: vec![],
             dose_prop_spans: vec![],
             endpoint: None,
+            misplaced_derivs: vec![],
             header: file.name.span,
         }
     }
@@ -102,37 +106,44 @@ impl Checker {
 
     fn run(&mut self, file: &ast::File) {
         let blocks = self.collect_blocks(file);
-        if let Some(data) = blocks.data {
+        if let Some(data) = &blocks.data {
             self.model.data_file = Some(data.value.clone());
         }
         self.register_statement_defs(&blocks);
 
-        if let Some(b) = blocks.covariates {
+        if let Some(b) = &blocks.covariates {
             self.covariates(b);
         }
-        if let Some(b) = blocks.fixed {
+        if let Some(b) = &blocks.fixed {
             self.fixed(b);
         }
         for (level, b) in &blocks.random {
             self.random(level, b);
         }
-        match blocks.compartments {
+        match &blocks.compartments {
             Some(b) => self.compartments(b),
-            None => self.error(Error::MissingBlock {
-                block: "compartments",
-                span: self.header,
-            }),
+            None => {
+                self.error(Error::MissingBlock {
+                    block: "compartments",
+                    span: self.header,
+                });
+                // Take the compartments the equations name, so that the one
+                // missing block is not reported again at every use.
+                if let Some(d) = &blocks.dynamics {
+                    self.implied_compartments(d);
+                }
+            }
         }
         self.lifted_theta = vec![None; self.model.thetas.len()];
         self.lifted_eta = vec![None; self.model.etas.len()];
 
-        if let Some(b) = blocks.individual {
+        if let Some(b) = &blocks.individual {
             self.individual(b);
         }
-        if let Some(b) = blocks.compartments {
+        if let Some(b) = &blocks.compartments {
             self.compartment_dose_props(b);
         }
-        match blocks.dynamics {
+        match &blocks.dynamics {
             Some(b) => self.dynamics(b),
             None if !self.model.states.is_empty() => self.error(Error::MissingBlock {
                 block: "dynamics",
@@ -140,81 +151,71 @@ impl Checker {
             }),
             None => {}
         }
-        match blocks.observe {
+        match &blocks.observe {
             Some(b) => self.observe(b),
             None => self.error(Error::MissingBlock {
                 block: "observe",
                 span: self.header,
             }),
         }
+        if blocks.dynamics.is_some() {
+            self.missing_odes();
+        }
         self.unused_effects();
     }
 
-    fn collect_blocks<'a>(&mut self, file: &'a ast::File) -> Blocks<'a> {
-        let mut blocks = Blocks::default();
-        let mut firsts: Vec<(&'static str, Span)> = Vec::new();
-        let mut once = |this: &mut Checker, name: &'static str, span: Span| -> bool {
-            if let Some((_, first)) = firsts.iter().find(|(n, _)| *n == name) {
-                this.error(Error::DuplicateBlock {
-                    block: name,
-                    span,
-                    first: *first,
-                });
-                false
-            } else {
-                firsts.push((name, span));
-                true
+    fn collect_blocks(&mut self, file: &ast::File) -> Blocks {
+        fn merge<T: Clone>(
+            this: &mut Checker,
+            slot: &mut Option<ast::Block<T>>,
+            b: &ast::Block<T>,
+            name: &'static str,
+        ) {
+            match slot {
+                Some(first) => {
+                    this.error(Error::DuplicateBlock {
+                        block: name,
+                        span: b.keyword,
+                        first: first.keyword,
+                    });
+                    first.entries.extend(b.entries.iter().cloned());
+                }
+                None => *slot = Some(b.clone()),
             }
-        };
+        }
+        let mut blocks = Blocks::default();
+        let mut data_span: Option<Span> = None;
         for item in &file.items {
             match item {
-                Item::Data(s, span) => {
-                    if once(self, "data", *span) {
-                        blocks.data = Some(s);
+                Item::Data(s, span) => match data_span {
+                    Some(first) => self.error(Error::DuplicateBlock {
+                        block: "data",
+                        span: *span,
+                        first,
+                    }),
+                    None => {
+                        data_span = Some(*span);
+                        blocks.data = Some(s.clone());
                     }
-                }
-                Item::Covariates(b) => {
-                    if once(self, "covariates", b.keyword) {
-                        blocks.covariates = Some(b);
-                    }
-                }
-                Item::Fixed(b) => {
-                    if once(self, "fixed", b.keyword) {
-                        blocks.fixed = Some(b);
-                    }
-                }
-                Item::Random(level, b) => blocks.random.push((level, b)),
-                Item::Individual(b) => {
-                    if once(self, "individual", b.keyword) {
-                        blocks.individual = Some(b);
-                    }
-                }
-                Item::Compartments(b) => {
-                    if once(self, "compartments", b.keyword) {
-                        blocks.compartments = Some(b);
-                    }
-                }
-                Item::Dynamics(b) => {
-                    if once(self, "dynamics", b.keyword) {
-                        blocks.dynamics = Some(b);
-                    }
-                }
-                Item::Observe(b) => {
-                    if once(self, "observe", b.keyword) {
-                        blocks.observe = Some(b);
-                    }
-                }
+                },
+                Item::Covariates(b) => merge(self, &mut blocks.covariates, b, "covariates"),
+                Item::Fixed(b) => merge(self, &mut blocks.fixed, b, "fixed"),
+                Item::Random(level, b) => blocks.random.push((level.clone(), b.clone())),
+                Item::Individual(b) => merge(self, &mut blocks.individual, b, "individual"),
+                Item::Compartments(b) => merge(self, &mut blocks.compartments, b, "compartments"),
+                Item::Dynamics(b) => merge(self, &mut blocks.dynamics, b, "dynamics"),
+                Item::Observe(b) => merge(self, &mut blocks.observe, b, "observe"),
                 Item::Error(_) => {}
             }
         }
         blocks
     }
 
-    fn register_statement_defs(&mut self, blocks: &Blocks<'_>) {
+    fn register_statement_defs(&mut self, blocks: &Blocks) {
         let lists = [
-            (BlockKind::Individual, blocks.individual),
-            (BlockKind::Dynamics, blocks.dynamics),
-            (BlockKind::Observe, blocks.observe),
+            (BlockKind::Individual, blocks.individual.as_ref()),
+            (BlockKind::Dynamics, blocks.dynamics.as_ref()),
+            (BlockKind::Observe, blocks.observe.as_ref()),
         ];
         for (kind, block) in lists {
             for stmt in block.iter().flat_map(|b| &b.entries) {
@@ -228,7 +229,13 @@ impl Checker {
         }
     }
 
+    /// Effects nothing uses. Only reported for an otherwise valid model:
+    /// after other mistakes, a use may sit in a statement that was not
+    /// checked, and the report would be wrong.
     fn unused_effects(&mut self) {
+        if !self.errors.is_empty() {
+            return;
+        }
         // A misspelt use is already reported with this name as a suggestion;
         // calling the effect unused as well would be the same mistake twice.
         let suggested: Vec<String> = self

@@ -49,6 +49,9 @@ impl Checker {
     }
 
     fn misplaced(&mut self, stmt: &Stmt, block: BlockKind) {
+        if let Stmt::Deriv { state, .. } = stmt {
+            self.misplaced_derivs.push(state.text.clone());
+        }
         let (what, belongs) = match stmt {
             Stmt::Deriv { .. } => ("a differential equation", BlockKind::Dynamics),
             Stmt::Sample { .. } => ("an observation statement (`~`)", BlockKind::Observe),
@@ -152,17 +155,42 @@ impl Checker {
                 other => self.misplaced(other, BlockKind::Dynamics),
             }
         }
-        for (i, d) in derivs.into_iter().enumerate() {
-            match d {
-                Some(expr) => self.model.derivs.push(expr),
-                None => {
-                    if self.deriv_spans[i].is_none() {
-                        self.error(Error::CompartmentWithoutOde {
-                            name: self.model.states[i].name.clone(),
-                            span: self.state_spans[i],
-                        });
-                    }
+        // States without an equation are reported by `missing_odes` once
+        // every block has been read; the IR needs one expression per state.
+        for d in derivs {
+            self.model.derivs.push(d.unwrap_or_else(|| ir::Expr {
+                kind: ir::ExprKind::Const(f64::NAN),
+                ty: ir::Type::Real,
+                span: block.keyword,
+            }));
+        }
+    }
+
+    /// Compartments with no `d/dt`, unless the mistake is already reported
+    /// another way: a misspelt `d/dt(...)` that suggests this compartment,
+    /// an equation written in the wrong block, or an assignment to it.
+    pub(super) fn missing_odes(&mut self) {
+        let mut explained: Vec<String> = self.misplaced_derivs.clone();
+        for e in &self.errors {
+            match e {
+                Error::OdeWithoutCompartment { candidates, .. } => {
+                    explained.extend(candidates.iter().cloned())
                 }
+                Error::AssignToNonVariable {
+                    name,
+                    kind: NameKind::Compartment,
+                    ..
+                } => explained.push(name.clone()),
+                _ => {}
+            }
+        }
+        for i in 0..self.model.states.len() {
+            let name = &self.model.states[i].name;
+            if self.deriv_spans[i].is_none() && !explained.contains(name) {
+                self.error(Error::CompartmentWithoutOde {
+                    name: name.clone(),
+                    span: self.state_spans[i],
+                });
             }
         }
     }
