@@ -84,3 +84,52 @@ impl ModelFunctions {
         &self.fns[kind.index()]
     }
 }
+
+/// Every function of a model as a readable listing, for snapshots and
+/// `mido check --derivatives`.
+pub fn print_functions(m: &Model) -> String {
+    use crate::dag::print::{print_function, Names};
+    let fns = ModelFunctions::new(m);
+    let names = |v: Vec<&String>| v.into_iter().cloned().collect::<Vec<String>>();
+    let theta = names(m.thetas.iter().map(|t| &t.name).collect());
+    let eta = names(m.etas.iter().map(|t| &t.name).collect());
+    let cov = names(m.covariates.iter().map(|t| &t.name).collect());
+    let state = names(m.states.iter().map(|t| &t.name).collect());
+    let param = names(m.params.iter().map(|t| &t.name).collect());
+    let mut observe: Vec<String> = m.observe.iter().map(|l| l.name.clone()).collect();
+    observe.push("prediction".into());
+    for i in 0..m.endpoint.params.len() {
+        observe.push(format!("error_param{}", i + 1));
+    }
+    let derivs: Vec<String> = state.iter().map(|s| format!("d/dt({s})")).collect();
+    let jac = |rows: &[String], cols: &[String]| -> Vec<String> {
+        cols.iter()
+            .flat_map(|c| rows.iter().map(move |r| format!("∂{r}/∂{c}")))
+            .collect()
+    };
+    let ns = Names {
+        theta: &theta,
+        eta: &eta,
+        cov: &cov,
+        state: &state,
+        param: &param,
+    };
+    let sections: [(FnKind, Vec<String>); 9] = [
+        (FnKind::Individual, param.clone()),
+        (FnKind::Rhs, derivs.clone()),
+        (FnKind::Observe, observe.clone()),
+        (FnKind::RhsJacY, jac(&derivs, &state)),
+        (FnKind::RhsJacP, jac(&derivs, &param)),
+        (FnKind::IndividualJacEta, jac(&param, &eta)),
+        (FnKind::IndividualJacTheta, jac(&param, &theta)),
+        (FnKind::ObserveJacY, jac(&observe, &state)),
+        (FnKind::ObserveJacP, jac(&observe, &param)),
+    ];
+    let mut out = String::new();
+    for (kind, labels) in sections {
+        out.push_str(&format!("{}:\n", kind.symbol()));
+        out.push_str(&print_function(fns.get(kind), &ns, &labels));
+        out.push('\n');
+    }
+    out
+}

@@ -25,6 +25,18 @@ fn theophylline_ir() {
 }
 
 #[test]
+fn theophylline_functions_and_derivatives() {
+    let m = compile("examples/theophylline/theo.mido");
+    insta::assert_snapshot!(mido_compiler::functions::print_functions(&m));
+}
+
+#[test]
+fn two_compartment_infusion_functions_and_derivatives() {
+    let m = compile("examples/two_cpt_infusion/model.mido");
+    insta::assert_snapshot!(mido_compiler::functions::print_functions(&m));
+}
+
+#[test]
 fn two_compartment_infusion_ir() {
     let m = compile("examples/two_cpt_infusion/model.mido");
     insta::assert_snapshot!(mido_compiler::pretty::print_model(&m));

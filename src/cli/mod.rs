@@ -31,6 +31,9 @@ enum Command {
         /// Print the typed IR of a valid model.
         #[arg(long)]
         ir: bool,
+        /// Print the compiled functions and their symbolic derivatives.
+        #[arg(long)]
+        derivatives: bool,
     },
     /// Simulate a dataset's design with a model's parameter values.
     Simulate(simulate::Args),
@@ -49,7 +52,11 @@ pub enum Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { model, ir } => check::run(&model, ir),
+        Command::Check {
+            model,
+            ir,
+            derivatives,
+        } => check::run(&model, ir, derivatives),
         Command::Simulate(args) => simulate::run(&args),
     };
     match result {

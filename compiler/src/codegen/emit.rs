@@ -11,13 +11,23 @@ use crate::dag::{Function, Input, Kind, Node};
 use crate::ir::{BinOp, Builtin, UnOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, FuncRef, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::FunctionBuilder;
 use std::collections::HashMap;
 
 /// The math functions declared in the function being built, by symbol.
 pub type MathRefs = HashMap<&'static str, FuncRef>;
 
-pub fn emit(b: &mut FunctionBuilder<'_>, f: &Function, math: &MathRefs) {
+/// Outputs from which a mostly-zero result (a sparse Jacobian) is cleared
+/// with one `memset` instead of a store per zero.
+const MEMSET_MIN_ZEROS: usize = 16;
+
+pub fn emit(
+    b: &mut FunctionBuilder<'_>,
+    f: &Function,
+    math: &MathRefs,
+    config: TargetFrontendConfig,
+) {
     let block = b.create_block();
     b.append_block_params_for_function_params(block);
     b.switch_to_block(block);
@@ -126,7 +136,22 @@ pub fn emit(b: &mut FunctionBuilder<'_>, f: &Function, math: &MathRefs) {
         };
         vals[i] = Some(val);
     }
+    let zeros = f
+        .outputs
+        .iter()
+        .filter(|o| is_positive_zero(g, **o))
+        .count();
+    let clear_first = zeros >= MEMSET_MIN_ZEROS && zeros * 2 >= f.outputs.len();
+    if clear_first {
+        let ptr = config.pointer_type();
+        let byte = b.ins().iconst(types::I8, 0);
+        let size = b.ins().iconst(ptr, (f.outputs.len() * 8) as i64);
+        b.call_memset(config, args[ARG_OUT], byte, size);
+    }
     for (k, o) in f.outputs.iter().enumerate() {
+        if clear_first && is_positive_zero(g, *o) {
+            continue;
+        }
         let mut x = v(&vals, *o);
         if g.kind(*o) == Kind::Bool {
             // Outputs are numbers; lowering converts conditions already, but
@@ -138,4 +163,9 @@ pub fn emit(b: &mut FunctionBuilder<'_>, f: &Function, math: &MathRefs) {
         b.ins().store(flags, x, args[ARG_OUT], (k * 8) as i32);
     }
     b.ins().return_(&[]);
+}
+
+/// A +0.0 constant: all-zero bytes, what `memset(0)` writes.
+fn is_positive_zero(g: &crate::dag::Graph, n: crate::dag::NodeId) -> bool {
+    matches!(g.node(n), Node::Const(0))
 }

@@ -78,6 +78,7 @@ unsafe impl Sync for Code {}
 /// A model compiled to native code.
 pub struct JitModel {
     fns: Vec<ModelFn>,
+    needs: Vec<Need>,
     info: ModelInfo,
     dose_props: Vec<Vec<(DoseProp, usize)>>,
     _code: Code,
@@ -143,7 +144,7 @@ impl JitModel {
                 for (symbol, mid) in &math_ids {
                     refs.insert(*symbol, module.declare_func_in_func(*mid, b.func));
                 }
-                emit::emit(&mut b, functions.get(kind), &refs);
+                emit::emit(&mut b, functions.get(kind), &refs, module.target_config());
                 b.finalize(module.target_config());
             }
             module
@@ -164,9 +165,11 @@ impl JitModel {
                 unsafe { std::mem::transmute::<*const u8, ModelFn>(code) }
             })
             .collect();
+        let info = model_info(model);
         Ok(JitModel {
             fns,
-            info: model_info(model),
+            needs: FnKind::ALL.iter().map(|k| Need::of(*k, &info)).collect(),
+            info,
             dose_props: model
                 .states
                 .iter()
@@ -181,8 +184,11 @@ impl JitModel {
         })
     }
 
-    /// Calls a generated function after checking every slice it touches is
-    /// long enough, so that no input can make it read or write out of bounds.
+    /// Calls a generated function after checking that every slice it
+    /// touches is long enough, so no input can make it read or write out of
+    /// bounds. The lengths were computed once at compile time; the checks are
+    /// a few predictable comparisons.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn call(
         &self,
@@ -194,30 +200,28 @@ impl JitModel {
         y: &[f64],
         params: &[f64],
         out: &mut [f64],
-        need: Need,
     ) {
-        let info = &self.info;
-        assert!(
-            theta.len() >= need.theta * info.thetas.len(),
-            "theta slice too short"
-        );
-        assert!(
-            eta.len() >= need.eta * info.etas.len(),
-            "eta slice too short"
-        );
-        assert!(
-            cov.len() >= info.covariates.len(),
-            "covariate slice too short"
-        );
-        assert!(
-            y.len() >= need.y * info.states.len(),
-            "state slice too short"
-        );
-        assert!(
-            params.len() >= need.params * info.params.len(),
-            "params slice too short"
-        );
-        assert!(out.len() >= need.out, "output slice too short");
+        let need = &self.needs[kind.index()];
+        let ok = theta.len() >= need.theta
+            && eta.len() >= need.eta
+            && cov.len() >= need.cov
+            && y.len() >= need.y
+            && params.len() >= need.params
+            && out.len() >= need.out;
+        if !ok {
+            slice_too_short(
+                kind,
+                need,
+                [
+                    theta.len(),
+                    eta.len(),
+                    cov.len(),
+                    y.len(),
+                    params.len(),
+                    out.len(),
+                ],
+            );
+        }
         // SAFETY: every slice holds at least as many values as the function
         // reads at compile-time-fixed offsets (checked above); `out` as many
         // as it writes.
@@ -240,14 +244,97 @@ impl JitModel {
     }
 }
 
-/// Which slices a function reads (1) or ignores (0), and how much it writes.
-#[derive(Clone, Copy)]
+/// How many values a function reads from each slice and writes to `out`.
+#[derive(Debug, Clone, Copy, Default)]
 struct Need {
     theta: usize,
     eta: usize,
+    cov: usize,
     y: usize,
     params: usize,
     out: usize,
+}
+
+impl Need {
+    fn of(kind: FnKind, info: &ModelInfo) -> Need {
+        let (nt, ne, nc, ns, np, no) = (
+            info.thetas.len(),
+            info.etas.len(),
+            info.covariates.len(),
+            info.states.len(),
+            info.params.len(),
+            info.observe_len(),
+        );
+        let per_subject = Need {
+            theta: nt,
+            eta: ne,
+            cov: nc,
+            ..Need::default()
+        };
+        let per_state = Need {
+            cov: nc,
+            y: ns,
+            params: np,
+            ..Need::default()
+        };
+        match kind {
+            FnKind::Individual => Need {
+                out: np,
+                ..per_subject
+            },
+            FnKind::IndividualJacEta => Need {
+                out: np * ne,
+                ..per_subject
+            },
+            FnKind::IndividualJacTheta => Need {
+                out: np * nt,
+                ..per_subject
+            },
+            FnKind::Rhs => Need {
+                out: ns,
+                ..per_state
+            },
+            FnKind::RhsJacY => Need {
+                out: ns * ns,
+                ..per_state
+            },
+            FnKind::RhsJacP => Need {
+                out: ns * np,
+                ..per_state
+            },
+            FnKind::Observe => Need {
+                out: no,
+                ..per_state
+            },
+            FnKind::ObserveJacY => Need {
+                out: no * ns,
+                ..per_state
+            },
+            FnKind::ObserveJacP => Need {
+                out: no * np,
+                ..per_state
+            },
+        }
+    }
+}
+
+/// A caller passed a slice shorter than the model's metadata says: a bug in
+/// the caller, reported before any memory is touched.
+#[cold]
+#[inline(never)]
+fn slice_too_short(kind: FnKind, need: &Need, got: [usize; 6]) -> ! {
+    panic!(
+        "{}: slices too short (theta, eta, cov, y, params, out): need {:?}, got {got:?}",
+        kind.symbol(),
+        [
+            need.theta,
+            need.eta,
+            need.cov,
+            need.y,
+            need.params,
+            need.out
+        ]
+    )
 }
 
 impl Model for JitModel {
@@ -256,35 +343,11 @@ impl Model for JitModel {
     }
 
     fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]) {
-        let need = Need {
-            theta: 1,
-            eta: 1,
-            y: 0,
-            params: 0,
-            out: self.info.params.len(),
-        };
-        self.call(
-            FnKind::Individual,
-            t,
-            theta,
-            eta,
-            cov,
-            &[],
-            &[],
-            params,
-            need,
-        );
+        self.call(FnKind::Individual, t, theta, eta, cov, &[], &[], params);
     }
 
     fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]) {
-        let need = Need {
-            theta: 0,
-            eta: 0,
-            y: 1,
-            params: 1,
-            out: self.info.states.len(),
-        };
-        self.call(FnKind::Rhs, t, &[], &[], cov, y, params, dydt, need);
+        self.call(FnKind::Rhs, t, &[], &[], cov, y, params, dydt);
     }
 
     fn dose_props(&self, _t: f64, params: &[f64], _cov: &[f64], out: &mut [DoseProps]) {
@@ -303,58 +366,19 @@ impl Model for JitModel {
     }
 
     fn observe(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], out: &mut [f64]) {
-        let need = Need {
-            theta: 0,
-            eta: 0,
-            y: 1,
-            params: 1,
-            out: self.info.observe_len(),
-        };
-        self.call(FnKind::Observe, t, &[], &[], cov, y, params, out, need);
+        self.call(FnKind::Observe, t, &[], &[], cov, y, params, out);
     }
 
     fn rhs_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let n = self.info.states.len();
-        let need = Need {
-            theta: 0,
-            eta: 0,
-            y: 1,
-            params: 1,
-            out: n * n,
-        };
-        self.call(FnKind::RhsJacY, t, &[], &[], cov, y, params, jac, need);
+        self.call(FnKind::RhsJacY, t, &[], &[], cov, y, params, jac);
     }
 
     fn rhs_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let need = Need {
-            theta: 0,
-            eta: 0,
-            y: 1,
-            params: 1,
-            out: self.info.states.len() * self.info.params.len(),
-        };
-        self.call(FnKind::RhsJacP, t, &[], &[], cov, y, params, jac, need);
+        self.call(FnKind::RhsJacP, t, &[], &[], cov, y, params, jac);
     }
 
     fn individual_jac_eta(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, jac: &mut [f64]) {
-        let need = Need {
-            theta: 1,
-            eta: 1,
-            y: 0,
-            params: 0,
-            out: self.info.params.len() * self.info.etas.len(),
-        };
-        self.call(
-            FnKind::IndividualJacEta,
-            t,
-            theta,
-            eta,
-            cov,
-            &[],
-            &[],
-            jac,
-            need,
-        );
+        self.call(FnKind::IndividualJacEta, t, theta, eta, cov, &[], &[], jac);
     }
 
     fn individual_jac_theta(
@@ -365,13 +389,6 @@ impl Model for JitModel {
         t: f64,
         jac: &mut [f64],
     ) {
-        let need = Need {
-            theta: 1,
-            eta: 1,
-            y: 0,
-            params: 0,
-            out: self.info.params.len() * self.info.thetas.len(),
-        };
         self.call(
             FnKind::IndividualJacTheta,
             t,
@@ -381,29 +398,14 @@ impl Model for JitModel {
             &[],
             &[],
             jac,
-            need,
         );
     }
 
     fn observe_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let need = Need {
-            theta: 0,
-            eta: 0,
-            y: 1,
-            params: 1,
-            out: self.info.observe_len() * self.info.states.len(),
-        };
-        self.call(FnKind::ObserveJacY, t, &[], &[], cov, y, params, jac, need);
+        self.call(FnKind::ObserveJacY, t, &[], &[], cov, y, params, jac);
     }
 
     fn observe_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let need = Need {
-            theta: 0,
-            eta: 0,
-            y: 1,
-            params: 1,
-            out: self.info.observe_len() * self.info.params.len(),
-        };
-        self.call(FnKind::ObserveJacP, t, &[], &[], cov, y, params, jac, need);
+        self.call(FnKind::ObserveJacP, t, &[], &[], cov, y, params, jac);
     }
 }

@@ -167,6 +167,9 @@ impl Graph {
                     BinOp::Sub if is(ca, 0.0) => return self.unary(UnOp::Neg, b),
                     BinOp::Mul if is(cb, 1.0) => return a,
                     BinOp::Mul if is(ca, 1.0) => return b,
+                    // Multiplying by -1 is an exact negation.
+                    BinOp::Mul if is(cb, -1.0) => return self.unary(UnOp::Neg, a),
+                    BinOp::Mul if is(ca, -1.0) => return self.unary(UnOp::Neg, b),
                     BinOp::Div if is(cb, 1.0) => return a,
                     BinOp::Pow => {
                         if let Some(y) = cb {

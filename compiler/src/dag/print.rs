@@ -44,7 +44,8 @@ fn op_name(op: BinOp) -> &'static str {
 }
 
 /// The listing of `f`, with `labels[i]` naming output `i`. Constants and
-/// inputs are written in place; nodes are renumbered densely.
+/// inputs are written in place; nodes are renumbered densely; outputs that
+/// are exactly zero (the structural zeros of a Jacobian) are only counted.
 pub fn print_function(f: &Function, names: &Names<'_>, labels: &[String]) -> String {
     let g = &f.graph;
     let live = g.live(&f.outputs);
@@ -83,8 +84,16 @@ pub fn print_function(f: &Function, names: &Names<'_>, labels: &[String]) -> Str
         let _ = writeln!(out, "  {name} = {rhs}");
         text[i] = name;
     }
+    let mut zeros = 0;
     for (label, o) in labels.iter().zip(&f.outputs) {
+        if matches!(g.node(*o), Node::Const(0)) {
+            zeros += 1;
+            continue;
+        }
         let _ = writeln!(out, "  {label} <- {}", text[o.index()]);
+    }
+    if zeros > 0 {
+        let _ = writeln!(out, "  ({zeros} other outputs are 0)");
     }
     out
 }
