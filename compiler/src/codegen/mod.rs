@@ -77,8 +77,8 @@ unsafe impl Sync for Code {}
 
 /// A model compiled to native code.
 pub struct JitModel {
-    fns: Vec<ModelFn>,
-    needs: Vec<Need>,
+    fns: [ModelFn; 9],
+    needs: [Need; 9],
     info: ModelInfo,
     dose_props: Vec<Vec<(DoseProp, usize)>>,
     _code: Code,
@@ -156,19 +156,16 @@ impl JitModel {
         module
             .finalize_definitions()
             .map_err(|e| backend("finalize")(e.to_string()))?;
-        let fns = ids
-            .iter()
-            .map(|id| {
-                let code = module.get_finalized_function(*id);
-                // SAFETY: the function was defined with `model_fn_signature`,
-                // which is the signature `ModelFn` spells out.
-                unsafe { std::mem::transmute::<*const u8, ModelFn>(code) }
-            })
-            .collect();
+        let fns = std::array::from_fn(|k| {
+            let code = module.get_finalized_function(ids[k]);
+            // SAFETY: the function was defined with `model_fn_signature`,
+            // which is the signature `ModelFn` spells out.
+            unsafe { std::mem::transmute::<*const u8, ModelFn>(code) }
+        });
         let info = model_info(model);
         Ok(JitModel {
             fns,
-            needs: FnKind::ALL.iter().map(|k| Need::of(*k, &info)).collect(),
+            needs: FnKind::ALL.map(|k| Need::of(k, &info)),
             info,
             dose_props: model
                 .states
@@ -202,11 +199,17 @@ impl JitModel {
         out: &mut [f64],
     ) {
         let need = &self.needs[kind.index()];
-        let ok = theta.len() >= need.theta
-            && eta.len() >= need.eta
-            && cov.len() >= need.cov
-            && y.len() >= need.y
-            && params.len() >= need.params
+        // Functions per record read theta and eta; functions per state read
+        // amounts and parameters. Only what is read is compared.
+        let per_subject = matches!(
+            kind,
+            FnKind::Individual | FnKind::IndividualJacEta | FnKind::IndividualJacTheta
+        );
+        let ok = if per_subject {
+            theta.len() >= need.theta && eta.len() >= need.eta
+        } else {
+            y.len() >= need.y && params.len() >= need.params
+        } && cov.len() >= need.cov
             && out.len() >= need.out;
         if !ok {
             slice_too_short(
