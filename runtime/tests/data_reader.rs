@@ -1,7 +1,9 @@
 //! Dataset reading: accepted formats and one test per rejection rule, each
 //! checking that the message names the row, the column and the rule.
 
-use mido_runtime::data::{DataErrorKind, DataErrors, DataSpec, Dataset, DoseKind, Evid, Repeat};
+use mido_runtime::data::{
+    DataErrorKind, DataErrors, DataSpec, Dataset, DoseKind, Evid, Repeat, SsMode, SteadyState,
+};
 use mido_runtime::model::{CovariateInfo, CovariateKind, StateInfo};
 
 fn spec() -> DataSpec {
@@ -290,35 +292,10 @@ fn negative_addl_is_an_error() {
 }
 
 #[test]
-fn steady_state_is_not_supported_yet() {
-    let (kind, msg) = one_error("1,0,.,10,1,.,1,.,12,1,1,70,1,1\n");
-    assert!(matches!(kind, DataErrorKind::Unsupported { .. }));
-    assert_mentions(&msg, &["row 2", "column SS", "not supported yet"]);
-}
-
-#[test]
-fn modeled_rate_and_duration_are_not_supported_yet() {
-    for (rate, what) in [("-1", "RATE = -1"), ("-2", "RATE = -2")] {
-        let (kind, msg) = one_error(&format!("1,0,.,10,1,.,1,{rate},.,.,.,70,1,1\n"));
-        assert!(matches!(kind, DataErrorKind::Unsupported { .. }));
-        assert_mentions(&msg, &["row 2", "column RATE", what, "not supported yet"]);
-    }
-}
-
-#[test]
 fn other_negative_rate_is_an_error() {
     let (kind, msg) = one_error("1,0,.,10,1,.,1,-3,.,.,.,70,1,1\n");
     assert_eq!(kind, DataErrorKind::InvalidRate);
     assert_mentions(&msg, &["row 2", "column RATE", "\"-3\""]);
-}
-
-#[test]
-fn reset_events_are_not_supported_yet() {
-    for evid in ["3", "4"] {
-        let (kind, msg) = one_error(&format!("1,0,.,.,{evid},.,.,.,.,.,.,70,1,1\n"));
-        assert!(matches!(kind, DataErrorKind::Unsupported { .. }));
-        assert_mentions(&msg, &["row 2", "column EVID", "not supported yet"]);
-    }
 }
 
 #[test]
@@ -364,30 +341,6 @@ fn non_finite_covariate_is_an_error() {
     let (kind, msg) = one_error("1,0,.,.,0,.,.,.,.,.,.,inf,1,1\n");
     assert_eq!(kind, DataErrorKind::NotFinite);
     assert_mentions(&msg, &["row 2", "column WT"]);
-}
-
-#[test]
-fn covariate_changing_within_subject_is_not_supported_yet() {
-    let (kind, msg) = one_error(
-        "1,0,.,.,0,.,.,.,.,.,.,70,1,1\n\
-         1,1,.,.,0,.,.,.,.,.,.,72,1,1\n",
-    );
-    assert_eq!(
-        kind,
-        DataErrorKind::CovariateChanges {
-            previous: 70.0,
-            current: 72.0
-        }
-    );
-    assert_mentions(
-        &msg,
-        &[
-            "row 3",
-            "column WT",
-            "70 → 72",
-            "time-varying covariates are not supported yet",
-        ],
-    );
 }
 
 #[test]
@@ -446,4 +399,112 @@ fn unreadable_file_is_an_error() {
 fn empty_file_is_an_error() {
     let errors = Dataset::parse("  \n\n", "x.csv", &spec()).expect_err("empty");
     assert_eq!(errors.0[0].kind, DataErrorKind::Empty);
+}
+
+fn first_record(rows: &str) -> mido_runtime::data::Record {
+    let data = parse(rows).expect("valid rows");
+    data.subjects[0].records[0].clone()
+}
+
+#[test]
+fn steady_state_doses_carry_their_mode_and_interval() {
+    for (ss, mode) in [
+        ("1", SsMode::Reset),
+        ("2", SsMode::Add),
+        ("3", SsMode::ResetFromCurrent),
+    ] {
+        let r = first_record(&format!("1,0,.,10,1,.,1,.,12,.,{ss},70,1,1\n"));
+        assert_eq!(
+            r.dose().and_then(|d| d.steady_state),
+            Some(SteadyState {
+                mode,
+                interval: 12.0
+            })
+        );
+    }
+}
+
+#[test]
+fn steady_state_without_interval_is_an_error_unless_a_constant_infusion() {
+    let (kind, msg) = one_error("1,0,.,10,1,.,1,.,.,.,1,70,1,1\n");
+    assert_eq!(kind, DataErrorKind::SteadyStateWithoutInterval);
+    assert_mentions(&msg, &["row 2", "column II", "SS > 0"]);
+    let r = first_record("1,0,.,0,1,.,1,50,.,.,1,70,1,1\n");
+    let dose = r.dose().expect("a constant infusion at steady state");
+    assert_eq!(dose.kind, DoseKind::Infusion { rate: 50.0 });
+    assert_eq!(
+        dose.steady_state,
+        Some(SteadyState {
+            mode: SsMode::Reset,
+            interval: 0.0
+        })
+    );
+}
+
+#[test]
+fn ss_outside_zero_to_three_is_an_error() {
+    let (kind, msg) = one_error("1,0,.,10,1,.,1,.,12,.,5,70,1,1\n");
+    assert_eq!(kind, DataErrorKind::InvalidSs);
+    assert_mentions(&msg, &["row 2", "column SS", "0, 1, 2 or 3"]);
+}
+
+#[test]
+fn modeled_rate_and_duration_are_read() {
+    for (rate, kind) in [
+        ("-1", DoseKind::ModeledRate),
+        ("-2", DoseKind::ModeledDuration),
+    ] {
+        let r = first_record(&format!("1,0,.,10,1,.,1,{rate},.,.,.,70,1,1\n"));
+        assert_eq!(r.dose().map(|d| d.kind), Some(kind));
+    }
+}
+
+#[test]
+fn reset_records_are_read() {
+    let r = first_record("1,0,.,.,3,.,.,.,.,.,.,70,1,1\n");
+    assert_eq!(r.evid, Evid::Reset);
+    assert_eq!(r.evid_code(), 3);
+    let r = first_record("1,0,.,100,4,.,1,.,.,.,.,70,1,1\n");
+    assert!(matches!(r.evid, Evid::ResetDose(_)));
+    assert!(r.resets());
+    assert_eq!(r.dose().map(|d| d.amount), Some(100.0));
+}
+
+#[test]
+fn covariate_changing_within_subject_must_be_declared_time_varying() {
+    let (kind, msg) = one_error(
+        "1,0,.,.,0,.,.,.,.,.,.,70,1,1\n\
+         1,1,.,.,0,.,.,.,.,.,.,72,1,1\n",
+    );
+    assert_eq!(
+        kind,
+        DataErrorKind::CovariateChanges {
+            previous: 70.0,
+            current: 72.0
+        }
+    );
+    assert_mentions(
+        &msg,
+        &[
+            "row 3",
+            "column WT",
+            "70 → 72",
+            "does not declare it `time-varying`",
+        ],
+    );
+
+    let mut spec = spec();
+    spec.covariates[0].time_varying = true;
+    let data = Dataset::parse(
+        &format!("{HEADER}\n1,0,.,.,0,.,.,.,.,.,.,70,1,1\n1,1,.,.,0,.,.,.,.,.,.,72,1,1\n"),
+        "pk.csv",
+        &spec,
+    )
+    .expect("a declared time-varying covariate may change");
+    let wt: Vec<f64> = data.subjects[0]
+        .records
+        .iter()
+        .map(|r| r.covariates[0])
+        .collect();
+    assert_eq!(wt, vec![70.0, 72.0]);
 }

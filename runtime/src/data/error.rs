@@ -84,8 +84,15 @@ pub enum DataErrorKind {
     UnknownCategory { levels: Vec<(String, f64)> },
     /// A covariate value missing on a row.
     MissingCovariate,
-    /// A covariate changes within a subject.
+    /// A covariate not declared `time-varying` changes within a subject.
     CovariateChanges { previous: f64, current: f64 },
+    /// SS other than 0, 1, 2 or 3.
+    InvalidSs,
+    /// SS ≠ 0 without II > 0 (only a constant infusion, AMT = 0 and RATE > 0,
+    /// reaches steady state without an interval).
+    SteadyStateWithoutInterval,
+    /// SS ≠ 0 with II = 0 and a dose other than a constant infusion.
+    ConstantSteadyStateNeedsRate,
     /// OCC missing although the model has occasion-level random effects.
     MissingOccasion,
 }
@@ -127,10 +134,13 @@ impl fmt::Display for DataErrorKind {
             K::InvalidEvid => write!(f, "EVID must be 0, 1, 2, 3 or 4"),
             K::InvalidMdv => write!(f, "MDV must be 0 or 1"),
             K::NegativeAmount => write!(f, "AMT must not be negative"),
-            K::DoseWithoutAmount => write!(f, "a dose record (EVID 1) needs AMT > 0"),
+            K::DoseWithoutAmount => write!(
+                f,
+                "a dose record (EVID 1 or 4) needs AMT > 0 (or AMT = 0 with RATE > 0 and SS = 1 for a constant infusion)"
+            ),
             K::AmountOnNonDose { evid } => write!(
                 f,
-                "AMT > 0 on a record with EVID {evid}; only dose records (EVID 1) may carry an amount"
+                "AMT > 0 on a record with EVID {evid}; only dose records (EVID 1 or 4) may carry an amount"
             ),
             K::NoSuchCompartment { n_states } => write!(
                 f,
@@ -150,7 +160,7 @@ impl fmt::Display for DataErrorKind {
             K::NegativeInterval => write!(f, "II must not be negative"),
             K::IntervalWithoutAddl => write!(
                 f,
-                "II > 0 requires ADDL > 0 (steady state, SS, is not supported yet)"
+                "II > 0 requires ADDL > 0 or SS > 0"
             ),
             K::AddlWithoutInterval => write!(f, "ADDL > 0 requires II > 0"),
             K::NegativeAddl => write!(f, "ADDL must not be negative"),
@@ -173,8 +183,17 @@ impl fmt::Display for DataErrorKind {
             ),
             K::CovariateChanges { previous, current } => write!(
                 f,
-                "covariate changes within the subject ({previous} → {current}); \
-                 time-varying covariates are not supported yet"
+                "covariate changes within the subject ({previous} → {current}) but the model does not \
+                 declare it `time-varying`"
+            ),
+            K::InvalidSs => write!(f, "SS must be 0, 1, 2 or 3"),
+            K::SteadyStateWithoutInterval => write!(
+                f,
+                "a steady-state dose (SS > 0) needs II > 0, unless it is a constant infusion (AMT = 0, RATE > 0)"
+            ),
+            K::ConstantSteadyStateNeedsRate => write!(
+                f,
+                "SS > 0 with II = 0 is a constant infusion at steady state: it needs AMT = 0 and RATE > 0"
             ),
             K::MissingOccasion => write!(
                 f,

@@ -72,8 +72,7 @@ pub struct Subject {
     pub label: String,
     /// In file order; TIME is non-decreasing.
     pub records: Vec<Record>,
-    /// One value per [`DataSpec::covariates`] entry (codes for category and
-    /// Bool covariates); constant within a subject in this version.
+    /// The covariates of the first record (see [`Record::covariates`]).
     pub covariates: Vec<f64>,
 }
 
@@ -90,6 +89,9 @@ pub struct Record {
     pub mdv: bool,
     /// Occasion (0 when the dataset has no OCC and the model needs none).
     pub occ: f64,
+    /// One value per [`DataSpec::covariates`] entry (codes for category and
+    /// Bool covariates), as written on this row.
+    pub covariates: Vec<f64>,
 }
 
 impl Record {
@@ -99,14 +101,21 @@ impl Record {
             Evid::Observation => 0,
             Evid::Dose(_) => 1,
             Evid::Other => 2,
+            Evid::Reset => 3,
+            Evid::ResetDose(_) => 4,
         }
     }
 
     pub fn dose(&self) -> Option<&Dose> {
         match &self.evid {
-            Evid::Dose(d) => Some(d),
+            Evid::Dose(d) | Evid::ResetDose(d) => Some(d),
             _ => None,
         }
+    }
+
+    /// Whether the record resets the system (EVID 3 and 4).
+    pub fn resets(&self) -> bool {
+        matches!(self.evid, Evid::Reset | Evid::ResetDose(_))
     }
 }
 
@@ -119,27 +128,57 @@ pub enum Evid {
     Dose(Dose),
     /// EVID 2: a prediction point without a dose or an observation.
     Other,
+    /// EVID 3: every compartment emptied, every pending dose cancelled.
+    Reset,
+    /// EVID 4: a reset, then a dose.
+    ResetDose(Dose),
 }
 
-/// A validated dose: positive amount into a dosable compartment.
+/// A validated dose into a dosable compartment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dose {
-    /// AMT, > 0.
+    /// AMT: > 0, or 0 for a constant infusion at steady state.
     pub amount: f64,
     /// 0-based index into the model's states.
     pub cmt: usize,
     pub kind: DoseKind,
     /// ADDL/II: further identical doses.
     pub repeat: Option<Repeat>,
+    /// SS with its interval.
+    pub steady_state: Option<SteadyState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DoseKind {
     Bolus,
-    /// Zero-order infusion at `rate` (> 0) amount per time unit.
+    /// Zero-order infusion at `rate` (> 0) amount per time unit (RATE > 0).
     Infusion {
         rate: f64,
     },
+    /// RATE = -1: the rate is the compartment's modeled `rate`.
+    ModeledRate,
+    /// RATE = -2: the duration is the compartment's modeled `duration`.
+    ModeledDuration,
+}
+
+/// How a steady-state dose (SS > 0) combines with what came before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsMode {
+    /// SS = 1: the system is reset, then brought to steady state.
+    Reset,
+    /// SS = 2: the steady state is added to the current amounts.
+    Add,
+    /// SS = 3: like SS = 1 (the iteration starts from the current amounts,
+    /// which changes nothing for the models mido solves to convergence).
+    ResetFromCurrent,
+}
+
+/// A steady-state dose: as if it had been given every `interval` forever.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SteadyState {
+    pub mode: SsMode,
+    /// II; 0 only for a constant infusion (AMT = 0, RATE > 0).
+    pub interval: f64,
 }
 
 /// `additional` more doses, each `interval` after the previous (ADDL, II).

@@ -6,7 +6,7 @@
 
 use super::error::{DataError, DataErrorKind as K, DataErrors};
 use super::table::{RawRow, RawTable};
-use super::{DataSpec, Dose, DoseKind, Evid, Record, Repeat, Subject};
+use super::{DataSpec, Dose, DoseKind, Evid, Record, Repeat, SsMode, SteadyState, Subject};
 use crate::model::CovariateKind;
 use std::collections::HashMap;
 
@@ -51,7 +51,7 @@ pub(crate) fn build(
             continue;
         }
         let parsed = parse_row(&mut ctx, &cols, spec);
-        grouper.add(&mut ctx, &cols, parsed);
+        grouper.add(&mut ctx, &cols, spec, parsed);
     }
     if errors.is_empty() {
         Ok(grouper.subjects)
@@ -289,17 +289,18 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
         }
         Field::Bad => None,
     };
-    if let Field::Value(ss) = ctx.num(cols.ss) {
-        if ss != 0.0 {
-            ctx.err_at(
-                cols.ss,
-                "SS",
-                K::Unsupported {
-                    feature: "steady state (SS ≠ 0)",
-                },
-            );
+    let ss = match ctx.num(cols.ss) {
+        Field::Absent => Some(None),
+        Field::Value(v) if v == 0.0 => Some(None),
+        Field::Value(v) if v == 1.0 => Some(Some(SsMode::Reset)),
+        Field::Value(v) if v == 2.0 => Some(Some(SsMode::Add)),
+        Field::Value(v) if v == 3.0 => Some(Some(SsMode::ResetFromCurrent)),
+        Field::Value(_) => {
+            ctx.err_at(cols.ss, "SS", K::InvalidSs);
+            None
         }
-    }
+        Field::Bad => None,
+    };
     let occ = match ctx.num(cols.occ) {
         Field::Value(v) => Some(v),
         Field::Absent if spec.needs_occasion => {
@@ -310,15 +311,21 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
         Field::Bad => None,
     };
     let evid = match evid {
-        Some(1) => amt.and_then(|a| dose(ctx, cols, spec, a)).map(Evid::Dose),
+        Some(e @ (1 | 4)) => amt.and_then(|a| dose(ctx, cols, spec, a, ss)).map(|d| {
+            if e == 4 {
+                Evid::ResetDose(d)
+            } else {
+                Evid::Dose(d)
+            }
+        }),
         Some(e) => {
             if amt.is_some_and(|a| a > 0.0) {
                 ctx.err_at(cols.amt, "AMT", K::AmountOnNonDose { evid: e });
             }
-            Some(if e == 0 {
-                Evid::Observation
-            } else {
-                Evid::Other
+            Some(match e {
+                0 => Evid::Observation,
+                3 => Evid::Reset,
+                _ => Evid::Other,
             })
         }
         None => None,
@@ -337,6 +344,7 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
             dv,
             mdv,
             occ,
+            covariates: Vec::new(),
         }),
         _ => None,
     };
@@ -348,21 +356,11 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
     }
 }
 
-/// EVID as given (0–2 accepted, 3–4 unsupported) or implied by AMT.
+/// EVID as given or implied by AMT.
 fn evid(ctx: &mut RowCtx, cols: &Columns, amt: Option<f64>) -> Option<u8> {
     match ctx.num(cols.evid) {
         Field::Absent => amt.map(|a| u8::from(a > 0.0)),
-        Field::Value(v) if v == 0.0 || v == 1.0 || v == 2.0 => Some(v as u8),
-        Field::Value(v) if v == 3.0 || v == 4.0 => {
-            ctx.err_at(
-                cols.evid,
-                "EVID",
-                K::Unsupported {
-                    feature: "EVID 3 and 4 (system reset)",
-                },
-            );
-            None
-        }
+        Field::Value(v) if v.fract() == 0.0 && (0.0..=4.0).contains(&v) => Some(v as u8),
         Field::Value(_) => {
             ctx.err_at(cols.evid, "EVID", K::InvalidEvid);
             None
@@ -371,33 +369,36 @@ fn evid(ctx: &mut RowCtx, cols: &Columns, amt: Option<f64>) -> Option<u8> {
     }
 }
 
-/// The dose of an EVID 1 record with amount `amt` (already checked ≥ 0).
-fn dose(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec, amt: f64) -> Option<Dose> {
-    if amt <= 0.0 {
-        if amt == 0.0 {
-            ctx.err_at(cols.amt, "AMT", K::DoseWithoutAmount);
-        }
-        return None;
-    }
+/// The dose of an EVID 1 or 4 record with amount `amt` (already checked
+/// ≥ 0) and the SS item.
+fn dose(
+    ctx: &mut RowCtx,
+    cols: &Columns,
+    spec: &DataSpec,
+    amt: f64,
+    ss_item: Option<Option<SsMode>>,
+) -> Option<Dose> {
+    // `None`: SS itself was invalid (reported); checks that depend on it stay quiet.
+    let ss = ss_item.flatten();
     let cmt = compartment(ctx, cols, spec);
     let kind = match ctx.num(cols.rate).or(0.0) {
         Some(0.0) => Some(DoseKind::Bolus),
         Some(r) if r > 0.0 => Some(DoseKind::Infusion { rate: r }),
-        Some(r) if r == -1.0 || r == -2.0 => {
-            let feature = if r == -1.0 {
-                "RATE = -1 (rate defined by the model)"
-            } else {
-                "RATE = -2 (duration defined by the model)"
-            };
-            ctx.err_at(cols.rate, "RATE", K::Unsupported { feature });
-            None
-        }
+        Some(r) if r == -1.0 => Some(DoseKind::ModeledRate),
+        Some(r) if r == -2.0 => Some(DoseKind::ModeledDuration),
         Some(_) => {
             ctx.err_at(cols.rate, "RATE", K::InvalidRate);
             None
         }
         None => None,
     };
+    let constant_infusion = amt == 0.0 && matches!(kind, Some(DoseKind::Infusion { .. }));
+    if amt <= 0.0 && !(constant_infusion && ss.is_some()) {
+        if amt == 0.0 {
+            ctx.err_at(cols.amt, "AMT", K::DoseWithoutAmount);
+        }
+        return None;
+    }
     let ii = match ctx.num(cols.ii).or(0.0) {
         Some(v) if v < 0.0 => {
             ctx.err_at(cols.ii, "II", K::NegativeInterval);
@@ -417,9 +418,27 @@ fn dose(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec, amt: f64) -> Option<D
         Some(v) => ctx.integer(cols.addl, v).map(|v| v as u32),
         None => None,
     };
+    let steady_state = match (ss, ii) {
+        (None, _) => Some(None),
+        (Some(mode), Some(ii)) if ii > 0.0 => Some(Some(SteadyState { mode, interval: ii })),
+        (Some(mode), Some(_)) if constant_infusion => Some(Some(SteadyState {
+            mode,
+            interval: 0.0,
+        })),
+        (Some(_), Some(_)) => {
+            let kind = if amt > 0.0 {
+                K::SteadyStateWithoutInterval
+            } else {
+                K::ConstantSteadyStateNeedsRate
+            };
+            ctx.err_at(cols.ii, "II", kind);
+            None
+        }
+        (Some(_), None) => None,
+    };
     let repeat = match (ii, addl) {
         (Some(ii), Some(addl)) => {
-            if ii > 0.0 && addl == 0 {
+            if ii > 0.0 && addl == 0 && ss_item == Some(None) {
                 ctx.err_at(cols.ii, "II", K::IntervalWithoutAddl);
                 None
             } else if addl > 0 && ii == 0.0 {
@@ -441,6 +460,7 @@ fn dose(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec, amt: f64) -> Option<D
         cmt: cmt?,
         kind: kind?,
         repeat: repeat?,
+        steady_state: steady_state?,
     })
 }
 
@@ -528,7 +548,7 @@ fn id_key(id: f64) -> u64 {
 }
 
 impl Grouper {
-    fn add(&mut self, ctx: &mut RowCtx, cols: &Columns, parsed: Parsed) {
+    fn add(&mut self, ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec, parsed: Parsed) {
         let Some(id) = parsed.id else {
             return;
         };
@@ -558,23 +578,28 @@ impl Grouper {
             let (Some(v), Some(slot)) = (value, self.reference.get_mut(j)) else {
                 continue;
             };
+            let time_varying = spec.covariates.get(j).is_some_and(|c| c.time_varying);
             match slot {
                 None => *slot = Some(*v),
+                Some(_) if time_varying => {}
                 Some(previous) if previous != v => {
                     let kind = K::CovariateChanges {
                         previous: *previous,
                         current: *v,
                     };
+                    // Report each change once, not every row after it.
+                    *slot = Some(*v);
                     ctx.err(cols.covariates[j], kind);
                 }
                 Some(_) => {}
             }
         }
-        if let (true, Some(record), Some(subject)) =
+        if let (true, Some(mut record), Some(subject)) =
             (ctx.ok, parsed.record, self.subjects.last_mut())
         {
+            record.covariates = parsed.covariates.iter().map(|v| v.unwrap_or(0.0)).collect();
             if subject.records.is_empty() {
-                subject.covariates = self.reference.iter().map(|v| v.unwrap_or(0.0)).collect();
+                subject.covariates = record.covariates.clone();
             }
             subject.records.push(record);
         }

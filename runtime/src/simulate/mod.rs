@@ -24,6 +24,7 @@ use crate::solver::{SolverError, SolverOptions, SolverStats};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+pub use runner::SteadyStateFailure;
 use runner::{RunError, Runner, SubjectEtas};
 use std::fmt;
 
@@ -62,6 +63,12 @@ pub enum SimError {
     Omega { level: RandomLevel, eta: String },
     /// The model gave a dose impossible properties (negative F or lag).
     Dose { subject: String, source: EventError },
+    /// The steady state of a dose (SS > 0) could not be computed.
+    SteadyState {
+        subject: String,
+        row: usize,
+        reason: SteadyStateFailure,
+    },
     /// The ODE solver failed between two events.
     Solver {
         subject: String,
@@ -96,6 +103,14 @@ impl fmt::Display for SimError {
                 }
             ),
             SimError::Dose { subject, source } => write!(f, "subject {subject}: {source}"),
+            SimError::SteadyState {
+                subject,
+                row,
+                reason,
+            } => write!(
+                f,
+                "subject {subject}: no steady state for the dose at data row {row}: {reason}"
+            ),
             SimError::Solver {
                 subject,
                 from,
@@ -242,6 +257,11 @@ fn run_error(subject: &Subject, e: RunError) -> SimError {
             from,
             to,
             source,
+        },
+        RunError::SteadyState { row, reason } => SimError::SteadyState {
+            subject,
+            row,
+            reason,
         },
     }
 }

@@ -1,8 +1,8 @@
 //! One run of one subject: parameters per record, the event schedule, and
 //! the ODE integration between events.
 
-use crate::data::Subject;
-use crate::events::{Action, EventError, Schedule};
+use crate::data::{SsMode, Subject};
+use crate::events::{resolve, Action, EventError, ResolvedDose, Schedule};
 use crate::model::{DoseProps, Model};
 use crate::solver::{Dopri5, SolverError, SolverOptions};
 
@@ -39,7 +39,40 @@ pub(crate) enum RunError {
         to: f64,
         source: SolverError,
     },
+    /// The steady state of the dose at data row `row` was not reached.
+    SteadyState {
+        row: usize,
+        reason: SteadyStateFailure,
+    },
 }
+
+/// Why a steady state could not be computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SteadyStateFailure {
+    /// The repeated-dosing iteration did not settle within its budget.
+    NotConverged { iterations: usize, change: f64 },
+    /// The system has no steady state under a constant input (a
+    /// compartment without elimination: singular Jacobian).
+    Singular,
+}
+
+impl std::fmt::Display for SteadyStateFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SteadyStateFailure::NotConverged { iterations, change } => write!(
+                f,
+                "the amounts still changed by {change:.3e} (relative) after {iterations} dosing intervals"
+            ),
+            SteadyStateFailure::Singular => write!(
+                f,
+                "the system has no steady state under a constant input (a compartment is never eliminated)"
+            ),
+        }
+    }
+}
+
+/// Dosing intervals the steady-state iteration may take.
+const SS_MAX_INTERVALS: usize = 5000;
 
 /// Buffers reused across subjects, so a run allocates only when a subject
 /// has more records than any before.
@@ -47,12 +80,14 @@ pub(crate) struct Runner<'m> {
     model: &'m dyn Model,
     params: Vec<f64>,
     dose_props: Vec<DoseProps>,
-    record_props: Vec<DoseProps>,
+    doses: Vec<Option<ResolvedDose>>,
     schedule: Schedule,
     y: Vec<f64>,
     rates: Vec<f64>,
     active: Vec<u32>,
+    scratch: Vec<f64>,
     pub solver: Dopri5,
+    opts: SolverOptions,
 }
 
 impl<'m> Runner<'m> {
@@ -62,12 +97,14 @@ impl<'m> Runner<'m> {
             model,
             params: Vec::new(),
             dose_props: vec![DoseProps::default(); ns],
-            record_props: Vec::new(),
+            doses: Vec::new(),
             schedule: Schedule::new(),
             y: vec![0.0; ns],
             rates: vec![0.0; ns],
             active: vec![0; ns],
+            scratch: vec![0.0; ns],
             solver: Dopri5::new(ns, opts),
+            opts,
         }
     }
 
@@ -85,97 +122,367 @@ impl<'m> Runner<'m> {
         let info = model.info();
         let (np, nobs) = (info.params.len(), info.observe_len());
         let records = &subject.records;
-        let cov = subject.covariates.as_slice();
         self.params.clear();
         self.params.resize(records.len() * np, 0.0);
         obs.clear();
         obs.resize(records.len() * nobs, f64::NAN);
-        self.record_props.clear();
+        self.doses.clear();
         for (i, r) in records.iter().enumerate() {
             let p = &mut self.params[i * np..(i + 1) * np];
-            model.individual(theta, etas.for_occasion(r.occ), cov, r.time, p);
+            model.individual(theta, etas.for_occasion(r.occ), &r.covariates, r.time, p);
             let props = match r.dose() {
                 Some(d) => {
-                    model.dose_props(r.time, p, cov, &mut self.dose_props);
+                    model.dose_props(r.time, p, &r.covariates, &mut self.dose_props);
                     self.dose_props.get(d.cmt).copied().unwrap_or_default()
                 }
                 None => DoseProps::default(),
             };
-            self.record_props.push(props);
+            self.doses
+                .push(resolve(r, &props).map_err(RunError::Events)?);
         }
-        self.schedule
-            .build(records, &self.record_props)
-            .map_err(RunError::Events)?;
+        self.schedule.build(records, &self.doses);
 
-        let Runner {
-            params,
-            schedule,
-            y,
-            rates,
-            active,
-            solver,
-            ..
-        } = self;
-        y.fill(0.0);
-        rates.fill(0.0);
-        active.fill(0);
-        solver.reset();
+        self.y.fill(0.0);
+        self.rates.fill(0.0);
+        self.active.fill(0);
+        self.solver.reset();
         let Some(mut t) = records.first().map(|r| r.time) else {
             return Ok(());
         };
-        // Index of the next record: its parameters govern the advance to it.
+        // Index of the next record: its parameters and covariates govern
+        // the advance to it (NONMEM's convention).
         let mut next = 0usize;
-        for ev in schedule.events() {
-            if ev.time > t {
-                let Some(p) = params.get(next * np..(next + 1) * np) else {
-                    break;
-                };
-                let rates: &[f64] = rates;
-                let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
-                    model.rhs(tt, yy, p, cov, dy);
-                    for (d, r) in dy.iter_mut().zip(rates) {
-                        *d += r;
+        let mut epoch = 0u32;
+        let events = std::mem::take(&mut self.schedule);
+        let result = (|| {
+            for ev in events.events() {
+                if ev.epoch < epoch {
+                    continue;
+                }
+                if ev.time > t {
+                    let Some(r) = records.get(next) else {
+                        break;
+                    };
+                    self.advance(next, &r.covariates, t, ev.time)?;
+                    t = ev.time;
+                }
+                match ev.action {
+                    Action::Bolus { state, amount } => {
+                        if let Some(v) = self.y.get_mut(state) {
+                            *v += amount;
+                        }
                     }
-                };
-                solver
-                    .integrate(&mut f, t, ev.time, y)
-                    .map_err(|source| RunError::Solver {
-                        from: t,
-                        to: ev.time,
-                        source,
-                    })?;
-                t = ev.time;
+                    Action::InfusionStart { state, rate } => {
+                        if let (Some(r), Some(n)) =
+                            (self.rates.get_mut(state), self.active.get_mut(state))
+                        {
+                            *r += rate;
+                            *n += 1;
+                        }
+                    }
+                    Action::InfusionEnd { state, rate } => {
+                        if let (Some(r), Some(n)) =
+                            (self.rates.get_mut(state), self.active.get_mut(state))
+                        {
+                            *n = n.saturating_sub(1);
+                            // Reset exactly to 0 so rounding leaves no phantom input.
+                            *r = if *n == 0 { 0.0 } else { *r - rate };
+                        }
+                    }
+                    Action::Reset => {
+                        epoch = ev.epoch;
+                        self.y.fill(0.0);
+                        self.rates.fill(0.0);
+                        self.active.fill(0);
+                    }
+                    Action::SteadyState { index } => self.steady_state(records, index, t)?,
+                    Action::Record { index } => {
+                        if let (Some(p), Some(out), Some(r)) = (
+                            self.params.get(index * np..(index + 1) * np),
+                            obs.get_mut(index * nobs..(index + 1) * nobs),
+                            records.get(index),
+                        ) {
+                            model.observe(t, &self.y, p, &r.covariates, out);
+                        }
+                        next = index + 1;
+                    }
+                }
             }
-            match ev.action {
-                Action::Bolus { state, amount } => {
-                    if let Some(v) = y.get_mut(state) {
-                        *v += amount;
-                    }
-                }
-                Action::InfusionStart { state, rate } => {
-                    if let (Some(r), Some(n)) = (rates.get_mut(state), active.get_mut(state)) {
-                        *r += rate;
-                        *n += 1;
-                    }
-                }
-                Action::InfusionEnd { state, rate } => {
-                    if let (Some(r), Some(n)) = (rates.get_mut(state), active.get_mut(state)) {
-                        *n = n.saturating_sub(1);
-                        // Reset exactly to 0 so rounding leaves no phantom input.
-                        *r = if *n == 0 { 0.0 } else { *r - rate };
-                    }
-                }
-                Action::Record { index } => {
-                    if let (Some(p), Some(out)) = (
-                        params.get(index * np..(index + 1) * np),
-                        obs.get_mut(index * nobs..(index + 1) * nobs),
-                    ) {
-                        model.observe(t, y, p, cov, out);
-                    }
-                    next = index + 1;
+            Ok(())
+        })();
+        self.schedule = events;
+        result
+    }
+
+    /// Integrates the current state from `t0` to `t1` with the parameters
+    /// of record `index` and the current infusion rates.
+    fn advance(&mut self, index: usize, cov: &[f64], t0: f64, t1: f64) -> Result<(), RunError> {
+        let np = self.model.info().params.len();
+        let Some(p) = self.params.get(index * np..(index + 1) * np) else {
+            return Ok(());
+        };
+        integrate(
+            self.model,
+            &mut self.solver,
+            p,
+            cov,
+            &self.rates,
+            t0,
+            t1,
+            &mut self.y,
+        )
+    }
+
+    /// Replaces (SS = 1, 3) or augments (SS = 2) the state at time `t` with
+    /// the steady state of record `index`'s dose: the amounts just before
+    /// that dose after infinitely many identical doses every II.
+    fn steady_state(
+        &mut self,
+        records: &[crate::data::Record],
+        index: usize,
+        t: f64,
+    ) -> Result<(), RunError> {
+        let (Some(record), Some(Some(dose))) = (records.get(index), self.doses.get(index).copied())
+        else {
+            return Ok(());
+        };
+        let Some(ss) = record.dose().and_then(|d| d.steady_state) else {
+            return Ok(());
+        };
+        let np = self.model.info().params.len();
+        let p = self.params[index * np..(index + 1) * np].to_vec();
+        let cov = &record.covariates;
+        let n = self.y.len();
+        let fail = |reason| RunError::SteadyState {
+            row: record.row,
+            reason,
+        };
+        let x = if ss.interval == 0.0 {
+            let mut rates = vec![0.0; n];
+            rates[dose.state] = dose.rate.unwrap_or(0.0);
+            constant_input_steady_state(self.model, &p, cov, t, &rates).map_err(fail)?
+        } else {
+            self.periodic_steady_state(&p, cov, &dose, ss.interval, t)
+                .and_then(|r| r.map_err(fail))?
+        };
+        match ss.mode {
+            SsMode::Add => {
+                for (y, x) in self.y.iter_mut().zip(&x) {
+                    *y += x;
                 }
             }
+            SsMode::Reset | SsMode::ResetFromCurrent => self.y.copy_from_slice(&x),
         }
         Ok(())
     }
+
+    /// The fixed point of one dosing interval [t, t + II): the state at the
+    /// start of an interval whose dose arrives at phase `lag mod II`, with
+    /// infusions longer than II overlapping.
+    fn periodic_steady_state(
+        &mut self,
+        p: &[f64],
+        cov: &[f64],
+        dose: &ResolvedDose,
+        ii: f64,
+        t: f64,
+    ) -> Result<Result<Vec<f64>, SteadyStateFailure>, RunError> {
+        let n = self.y.len();
+        let phase = dose.lag % ii;
+        // Piecewise-constant input over one interval: (start, end, rate).
+        let mut pieces: Vec<(f64, f64, f64)> = Vec::new();
+        let mut bolus_at: Option<f64> = None;
+        match dose.rate {
+            None => bolus_at = Some(phase),
+            Some(rate) => {
+                let full = (dose.duration / ii).floor();
+                let rem = dose.duration - full * ii;
+                let base = rate * full;
+                let mut cuts = vec![0.0, ii, phase];
+                let wrap_end = phase + rem;
+                if rem > 0.0 {
+                    cuts.push(if wrap_end > ii {
+                        wrap_end - ii
+                    } else {
+                        wrap_end
+                    });
+                }
+                cuts.sort_by(f64::total_cmp);
+                cuts.dedup();
+                for w in cuts.windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    if b <= a {
+                        continue;
+                    }
+                    let mid = 0.5 * (a + b);
+                    let inside = rem > 0.0
+                        && if wrap_end <= ii {
+                            mid >= phase && mid < wrap_end
+                        } else {
+                            mid >= phase || mid < wrap_end - ii
+                        };
+                    pieces.push((a, b, base + if inside { rate } else { 0.0 }));
+                }
+            }
+        }
+        let mut x = vec![0.0; n];
+        let mut rates = vec![0.0; n];
+        let tol_r = (self.opts.rtol * 10.0).max(1e-12);
+        let tol_a = self.opts.atol * 10.0;
+        let mut change = f64::INFINITY;
+        for _ in 0..SS_MAX_INTERVALS {
+            self.scratch.copy_from_slice(&x);
+            match bolus_at {
+                Some(ph) => {
+                    rates.fill(0.0);
+                    integrate(
+                        self.model,
+                        &mut self.solver,
+                        p,
+                        cov,
+                        &rates,
+                        t,
+                        t + ph,
+                        &mut x,
+                    )?;
+                    x[dose.state] += dose.amount;
+                    integrate(
+                        self.model,
+                        &mut self.solver,
+                        p,
+                        cov,
+                        &rates,
+                        t + ph,
+                        t + ii,
+                        &mut x,
+                    )?;
+                }
+                None => {
+                    for &(a, b, r) in &pieces {
+                        rates.fill(0.0);
+                        rates[dose.state] = r;
+                        integrate(
+                            self.model,
+                            &mut self.solver,
+                            p,
+                            cov,
+                            &rates,
+                            t + a,
+                            t + b,
+                            &mut x,
+                        )?;
+                    }
+                }
+            }
+            change = x
+                .iter()
+                .zip(&self.scratch)
+                .map(|(a, b)| (a - b).abs() / (tol_a + tol_r * a.abs().max(b.abs())))
+                .fold(0.0, f64::max);
+            if change <= 1.0 {
+                return Ok(Ok(x));
+            }
+        }
+        Ok(Err(SteadyStateFailure::NotConverged {
+            iterations: SS_MAX_INTERVALS,
+            change: change * tol_r,
+        }))
+    }
+}
+
+/// One ODE integration with constant extra inputs `rates`.
+#[allow(clippy::too_many_arguments)]
+fn integrate(
+    model: &dyn Model,
+    solver: &mut Dopri5,
+    p: &[f64],
+    cov: &[f64],
+    rates: &[f64],
+    t0: f64,
+    t1: f64,
+    y: &mut [f64],
+) -> Result<(), RunError> {
+    if t1 <= t0 {
+        return Ok(());
+    }
+    let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
+        model.rhs(tt, yy, p, cov, dy);
+        for (d, r) in dy.iter_mut().zip(rates) {
+            *d += r;
+        }
+    };
+    solver
+        .integrate(&mut f, t0, t1, y)
+        .map_err(|source| RunError::Solver {
+            from: t0,
+            to: t1,
+            source,
+        })
+}
+
+/// The state where `rhs(x) + rates = 0`, by Newton's method on the model's
+/// Jacobian (exact in one step for linear models).
+fn constant_input_steady_state(
+    model: &dyn Model,
+    p: &[f64],
+    cov: &[f64],
+    t: f64,
+    rates: &[f64],
+) -> Result<Vec<f64>, SteadyStateFailure> {
+    let n = rates.len();
+    let mut x = vec![0.0; n];
+    let mut f = vec![0.0; n];
+    let mut jac = vec![0.0; n * n];
+    for iteration in 0..100 {
+        model.rhs(t, &x, p, cov, &mut f);
+        for (fi, r) in f.iter_mut().zip(rates) {
+            *fi += r;
+        }
+        model.rhs_jac_y(t, &x, p, cov, &mut jac);
+        // Solve J·dx = -f (column-major J) by Gaussian elimination with
+        // partial pivoting.
+        let mut a: Vec<f64> = (0..n * n).map(|k| jac[(k % n) * n + k / n]).collect();
+        let mut b: Vec<f64> = f.iter().map(|v| -v).collect();
+        for col in 0..n {
+            let piv = (col..n)
+                .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
+                .unwrap_or(col);
+            let scale = a
+                .iter()
+                .map(|v| v.abs())
+                .fold(0.0, f64::max)
+                .max(f64::MIN_POSITIVE);
+            if a[piv * n + col].abs() <= 1e-13 * scale {
+                return Err(SteadyStateFailure::Singular);
+            }
+            for k in 0..n {
+                a.swap(col * n + k, piv * n + k);
+            }
+            b.swap(col, piv);
+            for i in col + 1..n {
+                let m = a[i * n + col] / a[col * n + col];
+                for k in col..n {
+                    a[i * n + k] -= m * a[col * n + k];
+                }
+                b[i] -= m * b[col];
+            }
+        }
+        let mut dx = vec![0.0; n];
+        for i in (0..n).rev() {
+            let s: f64 = (i + 1..n).map(|k| a[i * n + k] * dx[k]).sum();
+            dx[i] = (b[i] - s) / a[i * n + i];
+        }
+        let mut biggest: f64 = 0.0;
+        for (xi, d) in x.iter_mut().zip(&dx) {
+            *xi += d;
+            biggest = biggest.max(d.abs() / xi.abs().max(1e-300));
+        }
+        if biggest < 1e-12 || (iteration > 0 && dx.iter().all(|d| *d == 0.0)) {
+            return Ok(x);
+        }
+    }
+    Err(SteadyStateFailure::NotConverged {
+        iterations: 100,
+        change: f64::NAN,
+    })
 }
