@@ -282,11 +282,20 @@ impl Schedule {
                     // Doses of the infinite series still under way at `t`.
                     for k in 1u32.. {
                         let arrival = t + d.lag - f64::from(k) * ss.interval;
-                        if arrival + d.duration <= t || (d.rate.is_none() && arrival <= t) {
+                        let over = match d.rate {
+                            Some(_) => arrival + d.duration <= t,
+                            None => arrival < t,
+                        };
+                        if over {
                             break;
                         }
                         if arrival > t {
                             p.dose(&d, arrival, true);
+                        } else if d.rate.is_none() {
+                            // A bolus of the series arriving exactly now (lag a
+                            // multiple of II): the steady state is the amounts
+                            // just before it, so it is given after that.
+                            p.dose(&d, t, false);
                         } else if let Some(rate) = d.rate {
                             p.push(
                                 t,
