@@ -1,7 +1,7 @@
 //! The benchmark models, each as mido source and as a hand-written Rust
 //! right-hand side and Jacobian of the same equations (the baseline).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::new_without_default)]
 
 use mido_runtime::model::{ErrorModel, Model, ModelInfo};
 

@@ -10,6 +10,7 @@ pub mod data;
 pub mod events;
 pub mod format;
 pub mod model;
+pub mod pk;
 pub mod random;
 pub mod simulate;
 pub mod solver;

@@ -5,7 +5,7 @@ use super::{load_model, Failure};
 use mido_compiler::{lower_to_engine, CompileError, Engine};
 use mido_runtime::data::{DataSpec, Dataset};
 use mido_runtime::simulate::{simulate, SimOptions};
-use mido_runtime::solver::SolverOptions;
+use mido_runtime::solver::{Method, SolverOptions};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -33,9 +33,33 @@ pub struct Args {
     /// Absolute tolerance of the ODE solver.
     #[arg(long, default_value_t = SolverOptions::default().atol)]
     atol: f64,
+    /// ODE method: auto (explicit Dormand–Prince, switching to the stiff
+    /// Rodas4 when stiffness is detected), explicit, or stiff.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    method: MethodArg,
+    /// Print solver statistics (steps, evaluations, method switches).
+    #[arg(long, short)]
+    verbose: bool,
     /// How the model runs: native code (jit) or the reference interpreter.
     #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     engine: EngineArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum MethodArg {
+    Auto,
+    Explicit,
+    Stiff,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Auto => Method::Auto,
+            MethodArg::Explicit => Method::Explicit,
+            MethodArg::Stiff => Method::Stiff,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -99,11 +123,20 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         solver: SolverOptions {
             rtol: args.rtol,
             atol: args.atol,
+            method: args.method.into(),
             ..SolverOptions::default()
         },
     };
     let table = simulate(model, &data, &info.theta_init(), &opts)
         .map_err(|e| Failure::Input(e.to_string()))?;
+    if args.verbose {
+        let s = &table.stats;
+        eprintln!(
+            "solver: {} accepted and {} rejected steps, {} right-hand-side and {} Jacobian evaluations, \
+             {} LU decompositions, {} switches to the stiff method",
+            s.accepted, s.rejected, s.rhs_evals, s.jac_evals, s.lu_decomps, s.stiff_switches
+        );
+    }
 
     match out {
         Some(out) => {

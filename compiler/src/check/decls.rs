@@ -215,7 +215,7 @@ impl Checker {
             return None;
         }
         match constant(&decl.args[0]) {
-            Some(m) if m == 0.0 => {}
+            Some(0.0) => {}
             Some(_) => self.error(Error::NonZeroMean {
                 span: decl.args[0].span(),
             }),

@@ -158,7 +158,7 @@ impl Checker {
         // States without an equation are reported by `missing_odes` once
         // every block has been read; the IR needs one expression per state.
         for d in derivs {
-            self.model.derivs.push(d.unwrap_or_else(|| ir::Expr {
+            self.model.derivs.push(d.unwrap_or(ir::Expr {
                 kind: ir::ExprKind::Const(f64::NAN),
                 ty: ir::Type::Real,
                 span: block.keyword,

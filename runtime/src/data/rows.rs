@@ -291,10 +291,10 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
     };
     let ss = match ctx.num(cols.ss) {
         Field::Absent => Some(None),
-        Field::Value(v) if v == 0.0 => Some(None),
-        Field::Value(v) if v == 1.0 => Some(Some(SsMode::Reset)),
-        Field::Value(v) if v == 2.0 => Some(Some(SsMode::Add)),
-        Field::Value(v) if v == 3.0 => Some(Some(SsMode::ResetFromCurrent)),
+        Field::Value(0.0) => Some(None),
+        Field::Value(1.0) => Some(Some(SsMode::Reset)),
+        Field::Value(2.0) => Some(Some(SsMode::Add)),
+        Field::Value(3.0) => Some(Some(SsMode::ResetFromCurrent)),
         Field::Value(_) => {
             ctx.err_at(cols.ss, "SS", K::InvalidSs);
             None
@@ -384,8 +384,8 @@ fn dose(
     let kind = match ctx.num(cols.rate).or(0.0) {
         Some(0.0) => Some(DoseKind::Bolus),
         Some(r) if r > 0.0 => Some(DoseKind::Infusion { rate: r }),
-        Some(r) if r == -1.0 => Some(DoseKind::ModeledRate),
-        Some(r) if r == -2.0 => Some(DoseKind::ModeledDuration),
+        Some(-1.0) => Some(DoseKind::ModeledRate),
+        Some(-2.0) => Some(DoseKind::ModeledDuration),
         Some(_) => {
             ctx.err_at(cols.rate, "RATE", K::InvalidRate);
             None

@@ -4,7 +4,7 @@
 use crate::data::{SsMode, Subject};
 use crate::events::{resolve, Action, EventError, ResolvedDose, Schedule};
 use crate::model::{DoseProps, Model};
-use crate::solver::{Dopri5, SolverError, SolverOptions};
+use crate::solver::{OdeSolver, SolverError, SolverOptions};
 
 /// The etas of one subject: subject-level values, and per occasion the full
 /// vector with that occasion's values filled in.
@@ -86,7 +86,7 @@ pub(crate) struct Runner<'m> {
     rates: Vec<f64>,
     active: Vec<u32>,
     scratch: Vec<f64>,
-    pub solver: Dopri5,
+    pub solver: OdeSolver,
     opts: SolverOptions,
 }
 
@@ -103,7 +103,7 @@ impl<'m> Runner<'m> {
             rates: vec![0.0; ns],
             active: vec![0; ns],
             scratch: vec![0.0; ns],
-            solver: Dopri5::new(ns, opts),
+            solver: OdeSolver::new(ns, opts),
             opts,
         }
     }
@@ -394,7 +394,7 @@ impl<'m> Runner<'m> {
 #[allow(clippy::too_many_arguments)]
 fn integrate(
     model: &dyn Model,
-    solver: &mut Dopri5,
+    solver: &mut OdeSolver,
     p: &[f64],
     cov: &[f64],
     rates: &[f64],
@@ -411,8 +411,11 @@ fn integrate(
             *d += r;
         }
     };
+    // The Jacobian of the inputs-augmented system is the model's: constant
+    // rates do not depend on the amounts.
+    let mut jac = |tt: f64, yy: &[f64], j: &mut [f64]| model.rhs_jac_y(tt, yy, p, cov, j);
     solver
-        .integrate(&mut f, t0, t1, y)
+        .integrate(&mut f, &mut jac, t0, t1, y)
         .map_err(|source| RunError::Solver {
             from: t0,
             to: t1,

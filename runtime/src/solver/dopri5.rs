@@ -7,6 +7,16 @@
 //! next (FSAL), except at the start of an interval, where the right-hand side
 //! may have changed (a dose, a new infusion rate, new parameters) and is
 //! evaluated afresh.
+//!
+//! Stiffness detection (used by [`super::OdeSolver`] in [`super::Method::Auto`])
+//! is Hairer's test from DOPRI5, run after every accepted step: with `y6` the
+//! argument of the sixth stage and `y7 = y_new` that of the seventh (both at
+//! `t + h`), `h·|λ| ≈ h·‖k7 − k6‖ / ‖y7 − y6‖` estimates where the step sits
+//! on the real axis of the stability region, whose boundary is near 3.3. An
+//! estimate above 3.25 counts one stiff step; six non-stiff steps in a row
+//! reset the count; at 15 the problem is declared stiff. A step size held at
+//! the stability boundary, not by accuracy, is what stiffness means for an
+//! explicit method.
 
 use super::{SolverError, SolverOptions, SolverStats};
 
@@ -55,6 +65,25 @@ const FACOLD_MIN: f64 = 1e-4;
 /// too short for error control to resolve.
 const TINY_SPAN_ULPS: f64 = 64.0;
 
+/// `h·|λ|` above this counts as a step at the stability boundary.
+const STIFF_HLAMBDA: f64 = 3.25;
+/// Stiff steps (without six non-stiff ones in a row) that declare stiffness.
+const STIFF_STEPS: u32 = 15;
+/// Non-stiff steps in a row that clear the count of stiff ones.
+const NONSTIFF_STEPS: u32 = 6;
+
+/// How an integration that watches for stiffness ended
+/// ([`Dopri5::integrate_detect_stiff`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// `y` holds the solution at `t1`, and the problem did not look stiff.
+    Reached,
+    /// The stiffness test fired after the accepted step that ended at `t`
+    /// (`t ≤ t1`): `y` holds the solution at `t`, and the rest of the
+    /// interval is left to a stiff method.
+    Stiff { t: f64 },
+}
+
 /// A reusable Dormand–Prince integrator. It keeps its stage buffers and the
 /// last step size between calls, so a subject's many intervals allocate once
 /// and each starts from the step size that worked before.
@@ -66,6 +95,9 @@ pub struct Dopri5 {
     ynew: Vec<f64>,
     h_next: Option<f64>,
     facold: f64,
+    /// Stiffness test counters (DOPRI5's IASTI and NONSTI).
+    stiff_count: u32,
+    nonstiff_count: u32,
     stats: SolverStats,
 }
 
@@ -78,6 +110,8 @@ impl Dopri5 {
             ynew: vec![0.0; n],
             h_next: None,
             facold: FACOLD_MIN,
+            stiff_count: 0,
+            nonstiff_count: 0,
             stats: SolverStats::default(),
         }
     }
@@ -87,6 +121,8 @@ impl Dopri5 {
     pub fn reset(&mut self) {
         self.h_next = None;
         self.facold = FACOLD_MIN;
+        self.stiff_count = 0;
+        self.nonstiff_count = 0;
     }
 
     /// Counters since construction.
@@ -106,18 +142,48 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
+        self.run(f, t0, t1, y, false).map(|_| ())
+    }
+
+    /// Like [`Dopri5::integrate`], but runs the stiffness test after every
+    /// accepted step and stops early, at the end of the step that made it
+    /// fire, with [`Outcome::Stiff`]. The test's counts carry over from one
+    /// call to the next (a subject's intervals can be short) until
+    /// [`Dopri5::reset`] or until it fires.
+    pub fn integrate_detect_stiff<F>(
+        &mut self,
+        f: &mut F,
+        t0: f64,
+        t1: f64,
+        y: &mut [f64],
+    ) -> Result<Outcome, SolverError>
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        self.run(f, t0, t1, y, true)
+    }
+
+    fn run<F>(
+        &mut self,
+        f: &mut F,
+        t0: f64,
+        t1: f64,
+        y: &mut [f64],
+        detect_stiff: bool,
+    ) -> Result<Outcome, SolverError>
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
         let o = self.opts;
-        if !(o.rtol >= 0.0 && o.atol >= 0.0 && o.rtol.is_finite() && o.atol.is_finite())
-            || (o.rtol == 0.0 && o.atol == 0.0)
-        {
-            return Err(SolverError::InvalidOptions);
-        }
+        o.validate()?;
         if t1 <= t0 || t1.is_nan() || t0.is_nan() {
-            return Ok(());
+            return Ok(Outcome::Reached);
         }
         let n = y.len();
         if self.ynew.len() != n {
+            let stats = self.stats;
             *self = Dopri5::new(n, o);
+            self.stats = stats;
         }
         let span = t1 - t0;
         f(t0, y, &mut self.k[0]);
@@ -127,7 +193,7 @@ impl Dopri5 {
             for (yi, ki) in y.iter_mut().zip(&self.k[0]) {
                 *yi += span * ki;
             }
-            return check_finite(t1, y);
+            return check_finite(t1, y).map(|()| Outcome::Reached);
         }
         let mut h = match self.h_next {
             Some(h) if h > 0.0 => h.min(span),
@@ -168,16 +234,25 @@ impl Dopri5 {
                     hnew = hnew.min(h);
                 }
                 last_rejected = false;
+                let stiff = detect_stiff && self.stiffness_test(h);
                 y.copy_from_slice(&self.ynew);
                 self.k.swap(0, 6);
                 if last {
                     // The final step was cut to land on t1; remember the step
                     // the controller wanted, not the cut one.
                     self.h_next = Some(hnew.max(proposed));
-                    return Ok(());
+                    return Ok(if stiff {
+                        Outcome::Stiff { t: t1 }
+                    } else {
+                        Outcome::Reached
+                    });
                 }
                 t += h;
                 h = hnew;
+                if stiff {
+                    self.h_next = Some(h);
+                    return Ok(Outcome::Stiff { t });
+                }
             } else {
                 self.stats.rejected += 1;
                 last_rejected = true;
@@ -222,6 +297,37 @@ impl Dopri5 {
         }
         f(t + h, &self.ynew, k7);
         self.stats.rhs_evals += 6;
+    }
+
+    /// Hairer's stiffness test on the step of size `h` just accepted (before
+    /// the FSAL swap: `k[5]`, `k[6]` are stages 6 and 7, `ytmp` and `ynew`
+    /// their arguments). Returns whether stiffness is now declared; the
+    /// counters restart when it is.
+    fn stiffness_test(&mut self, h: f64) -> bool {
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..self.ynew.len() {
+            num += (self.k[6][i] - self.k[5][i]).powi(2);
+            den += (self.ynew[i] - self.ytmp[i]).powi(2);
+        }
+        let h_lambda = if den > 0.0 {
+            h * (num / den).sqrt()
+        } else {
+            0.0
+        };
+        if h_lambda > STIFF_HLAMBDA {
+            self.nonstiff_count = 0;
+            self.stiff_count += 1;
+            if self.stiff_count >= STIFF_STEPS {
+                self.stiff_count = 0;
+                return true;
+            }
+        } else {
+            self.nonstiff_count += 1;
+            if self.nonstiff_count >= NONSTIFF_STEPS {
+                self.stiff_count = 0;
+            }
+        }
+        false
     }
 
     /// RMS of the embedded error estimate scaled by the mixed tolerance.
@@ -286,7 +392,7 @@ impl Dopri5 {
     }
 }
 
-fn check_finite(t: f64, v: &[f64]) -> Result<(), SolverError> {
+pub(super) fn check_finite(t: f64, v: &[f64]) -> Result<(), SolverError> {
     match v.iter().position(|x| !x.is_finite()) {
         Some(state) => Err(SolverError::NonFinite { t, state }),
         None => Ok(()),

@@ -2,15 +2,77 @@
 //!
 //! Doses make the solution non-smooth, so the simulation never asks a solver
 //! to step across an event: it integrates one smooth interval at a time and
-//! the solver must land exactly on the interval's end. One explicit method
-//! ([`Dopri5`]) covers the non-stiff PK systems of v1; a stiff method can be
-//! added behind the same [`SolverOptions`] later.
+//! the solver must land exactly on the interval's end.
+//!
+//! # Methods
+//!
+//! * [`Dopri5`]: Dormand–Prince 5(4), explicit, order 5 with an embedded
+//!   order-4 error estimate. Cheap per step; its step size is bounded by
+//!   stability, so it crawls on stiff systems.
+//! * [`Rodas`]: Hairer & Wanner's RODAS, a six-stage stiffly accurate
+//!   Rosenbrock method of order 4 with an embedded order-3 estimate
+//!   (L-stable). Each step evaluates the Jacobian `∂f/∂y` (analytic, from a
+//!   callback) once, factors `I/(hγ) − J` once and solves six linear systems
+//!   with it; step sizes follow accuracy alone, however stiff the system.
+//! * [`OdeSolver`]: the one the simulation holds. [`Method::Auto`] (the
+//!   default) starts every subject with Dopri5 and hands over to Rodas for
+//!   the rest of the subject (until [`OdeSolver::reset`]) once Dopri5's
+//!   stiffness test fires: Hairer's test from DOPRI5, `h·‖k7 − k6‖ /
+//!   ‖y7 − y6‖ > 3.25` (the step sits on the stability boundary) on 15
+//!   accepted steps, a run of six steps below the threshold resetting the
+//!   count. Dopri5 exhausting its step budget or step size before the test
+//!   fires hands over too. [`Method::Explicit`] and [`Method::Stiff`] force
+//!   one method.
+//!
+//! # Tolerance rule
+//!
+//! Both methods accept a step when the RMS over states of
+//! `err_i / (atol + rtol·max(|y_i|, |y_new_i|))` is at most 1, `err` being the
+//! difference between the step's solution and its embedded lower-order one
+//! ([`SolverOptions::rtol`], [`SolverOptions::atol`]). Each interval may take
+//! at most [`SolverOptions::max_steps`] steps (accepted + rejected) per
+//! method.
+//!
+//! # Work counters
+//!
+//! [`SolverStats`] counts
+//! * `accepted`, `rejected`: steps, both methods (a Rodas step refused for a
+//!   singular iteration matrix counts as rejected);
+//! * `rhs_evals`: right-hand-side evaluations. Dopri5: 6 per attempted step
+//!   (FSAL) plus 1 per interval start, plus 1 for the initial-step heuristic.
+//!   Rodas: 5 per attempted step, plus 2 per accepted step (`f(t, y)` and the
+//!   forward difference for `∂f/∂t` at the next step's start), plus the
+//!   heuristic's;
+//! * `jac_evals`: Jacobian evaluations (Rodas only): one at the start of
+//!   every accepted step, a rejected step reusing it, so equal to the
+//!   accepted Rodas steps;
+//! * `lu_decomps`: factorizations of `I/(hγ) − J` (Rodas only), one per
+//!   attempted step;
+//! * `stiff_switches`: hand-overs from Dopri5 to Rodas ([`Method::Auto`]),
+//!   at most one per subject.
 
+mod auto;
 mod dopri5;
+mod rodas;
 
-pub use dopri5::Dopri5;
+pub use auto::OdeSolver;
+pub use dopri5::{Dopri5, Outcome};
+pub use rodas::Rodas;
 
 use std::fmt;
+
+/// Which integration method [`OdeSolver`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// Dopri5 until its stiffness test fires, then Rodas for the rest of the
+    /// subject.
+    #[default]
+    Auto,
+    /// Dopri5 only.
+    Explicit,
+    /// Rodas only.
+    Stiff,
+}
 
 /// Tolerances and limits of the adaptive solver.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +83,9 @@ pub struct SolverOptions {
     pub atol: f64,
     /// Most steps (accepted + rejected) one interval may take before giving up.
     pub max_steps: usize,
+    /// Method choice (used by [`OdeSolver`]; [`Dopri5`] and [`Rodas`] ignore
+    /// it).
+    pub method: Method,
 }
 
 impl Default for SolverOptions {
@@ -31,6 +96,23 @@ impl Default for SolverOptions {
             rtol: 1e-8,
             atol: 1e-10,
             max_steps: 100_000,
+            method: Method::Auto,
+        }
+    }
+}
+
+impl SolverOptions {
+    /// Whether the tolerances can drive error control.
+    pub(crate) fn validate(&self) -> Result<(), SolverError> {
+        let ok = self.rtol >= 0.0
+            && self.atol >= 0.0
+            && self.rtol.is_finite()
+            && self.atol.is_finite()
+            && !(self.rtol == 0.0 && self.atol == 0.0);
+        if ok {
+            Ok(())
+        } else {
+            Err(SolverError::InvalidOptions)
         }
     }
 }
@@ -41,6 +123,12 @@ pub struct SolverStats {
     pub accepted: u64,
     pub rejected: u64,
     pub rhs_evals: u64,
+    /// Evaluations of the Jacobian `∂f/∂y` (stiff method only).
+    pub jac_evals: u64,
+    /// LU factorizations of the iteration matrix (stiff method only).
+    pub lu_decomps: u64,
+    /// Switches from the explicit to the stiff method ([`Method::Auto`]).
+    pub stiff_switches: u64,
 }
 
 impl SolverStats {
@@ -49,6 +137,9 @@ impl SolverStats {
         self.accepted += other.accepted;
         self.rejected += other.rejected;
         self.rhs_evals += other.rhs_evals;
+        self.jac_evals += other.jac_evals;
+        self.lu_decomps += other.lu_decomps;
+        self.stiff_switches += other.stiff_switches;
     }
 }
 
@@ -63,6 +154,9 @@ pub enum SolverError {
     TooManySteps { t: f64 },
     /// A state or derivative became NaN or infinite (`state` is its index).
     NonFinite { t: f64, state: usize },
+    /// The stiff method's iteration matrix `I/(hγ) − J` stayed singular
+    /// although the step was halved repeatedly.
+    SingularMatrix { t: f64 },
     /// Tolerances that cannot drive error control.
     InvalidOptions,
 }
@@ -80,6 +174,10 @@ impl fmt::Display for SolverError {
             SolverError::NonFinite { t, state } => {
                 write!(f, "state {} became NaN or infinite at t = {t}", state + 1)
             }
+            SolverError::SingularMatrix { t } => write!(
+                f,
+                "the stiff solver's iteration matrix is singular at t = {t}"
+            ),
             SolverError::InvalidOptions => write!(
                 f,
                 "invalid solver options: tolerances must be finite, rtol ≥ 0, atol ≥ 0, not both 0"

@@ -1,0 +1,99 @@
+//! [`OdeSolver`]: the solver a simulation holds, choosing between Dopri5 and
+//! Rodas per [`Method`].
+
+use super::{Dopri5, Method, Outcome, Rodas, SolverError, SolverOptions, SolverStats};
+
+/// Integrates one interval at a time with the method [`SolverOptions::method`]
+/// asks for. With [`Method::Auto`] it starts with [`Dopri5`] and, once
+/// Dopri5's stiffness test fires, finishes that interval and every later one
+/// with [`Rodas`], until [`OdeSolver::reset`] (one subject = one reset).
+/// Dopri5 running out of steps ([`SolverError::TooManySteps`]) or step size
+/// ([`SolverError::StepSizeTooSmall`]) before the test fires also hands the
+/// rest of the interval over to Rodas; other errors are returned.
+#[derive(Debug, Clone)]
+pub struct OdeSolver {
+    method: Method,
+    explicit: Dopri5,
+    stiff: Rodas,
+    use_stiff: bool,
+    switches: u64,
+}
+
+impl OdeSolver {
+    /// A solver for `n` states.
+    pub fn new(n: usize, opts: SolverOptions) -> Self {
+        OdeSolver {
+            method: opts.method,
+            explicit: Dopri5::new(n, opts),
+            stiff: Rodas::new(n, opts),
+            use_stiff: opts.method == Method::Stiff,
+            switches: 0,
+        }
+    }
+
+    /// Forgets step-size history and, for [`Method::Auto`], returns to the
+    /// explicit method: the next integration starts as if new.
+    pub fn reset(&mut self) {
+        self.explicit.reset();
+        self.stiff.reset();
+        self.use_stiff = self.method == Method::Stiff;
+    }
+
+    /// Counters since construction, both methods together
+    /// (`stiff_switches` counts the hand-overs from Dopri5 to Rodas).
+    pub fn stats(&self) -> SolverStats {
+        let mut s = self.explicit.stats();
+        s.add(&self.stiff.stats());
+        s.stiff_switches += self.switches;
+        s
+    }
+
+    /// Counters of each method since construction: `(Dopri5, Rodas)`.
+    pub fn stats_by_method(&self) -> (SolverStats, SolverStats) {
+        (self.explicit.stats(), self.stiff.stats())
+    }
+
+    /// Whether the next interval will be integrated with Rodas.
+    pub fn is_stiff(&self) -> bool {
+        self.use_stiff
+    }
+
+    /// Advances `y` from `t0` to exactly `t1` (`t1 ≥ t0`; nothing happens
+    /// when `t1 ≤ t0`). `f(t, y, dydt)` is the right-hand side; `jac(t, y, J)`
+    /// writes `∂f/∂y` column-major (`J[j·n + i] = ∂f_i/∂y_j`) and is called
+    /// only by the stiff method.
+    pub fn integrate<F, J>(
+        &mut self,
+        f: &mut F,
+        jac: &mut J,
+        t0: f64,
+        t1: f64,
+        y: &mut [f64],
+    ) -> Result<(), SolverError>
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+        J: FnMut(f64, &[f64], &mut [f64]),
+    {
+        if self.use_stiff {
+            return self.stiff.integrate(f, jac, t0, t1, y);
+        }
+        match self.method {
+            Method::Explicit => self.explicit.integrate(f, t0, t1, y),
+            Method::Stiff => self.stiff.integrate(f, jac, t0, t1, y),
+            Method::Auto => {
+                let t = match self.explicit.integrate_detect_stiff(f, t0, t1, y) {
+                    Ok(Outcome::Reached) => return Ok(()),
+                    Ok(Outcome::Stiff { t }) => t,
+                    // Dopri5 leaves `y` at the `t` it reports for these two:
+                    // a step-size collapse or a step budget exhausted before
+                    // the test could fire are stiffness too.
+                    Err(SolverError::TooManySteps { t } | SolverError::StepSizeTooSmall { t }) => t,
+                    Err(e) => return Err(e),
+                };
+                self.use_stiff = true;
+                self.switches += 1;
+                self.stiff.integrate(f, jac, t, t1, y)
+            }
+        }
+    }
+}
