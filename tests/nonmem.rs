@@ -90,6 +90,16 @@ fn all_29_dosing_scenarios_match_nonmem() {
 }
 
 #[test]
+fn all_29_dosing_scenarios_match_nonmem_with_the_closed_form_model() {
+    conforms(
+        "dosing_closed_form.mido",
+        "dosing_input.csv",
+        "dosing_nonmem.csv",
+        "CP",
+    );
+}
+
+#[test]
 fn time_varying_weight_matches_nonmem() {
     conforms(
         "time_varying_wt.mido",

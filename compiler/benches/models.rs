@@ -95,6 +95,7 @@ fn info_stub(n_states: usize) -> ModelInfo {
         states: vec![],
         outputs: vec![],
         error_model: ErrorModel::Additive,
+        linear: None,
     }
     .with_states(n_states)
 }

@@ -181,6 +181,27 @@ pub enum Error {
         span: Span,
         candidates: Vec<String>,
     },
+    PkWithDynamics {
+        span: Span,
+        dynamics: Span,
+    },
+    UnknownPkModel {
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
+    PkArguments {
+        model: &'static str,
+        span: Span,
+        problem: String,
+        expected: &'static [&'static str],
+    },
+    PkCompartmentCount {
+        model: &'static str,
+        expected: usize,
+        found: usize,
+        span: Span,
+    },
     TypeMismatch {
         expected: String,
         found: String,
@@ -268,6 +289,10 @@ impl Error {
             UnknownCovariateType { .. } => "E0215",
             LevelsMismatch { .. } => "E0216",
             UnknownRandomLevel { .. } => "E0217",
+            PkWithDynamics { .. } => "E0218",
+            UnknownPkModel { .. } => "E0219",
+            PkArguments { .. } => "E0220",
+            PkCompartmentCount { .. } => "E0221",
             TypeMismatch { .. } => "E0301",
             WrongArity { .. } => "E0302",
             UnknownDistribution { .. } => "E0303",
@@ -568,6 +593,48 @@ impl Error {
             } => d(format!("unknown level of variability `{name}`"), *span, "not a level")
                 .with_suggestion(candidates)
                 .with_note("levels are: subject (between subjects), occasion (between occasions)"),
+            PkWithDynamics { span, dynamics } => d(
+                "a model has either `pk` or `dynamics`, not both".to_string(),
+                *span,
+                "closed-form model",
+            )
+            .with_label(Label::secondary(*dynamics, "differential equations"))
+            .with_help("`pk` generates the equations of its compartments; remove one of the two"),
+            UnknownPkModel {
+                name,
+                span,
+                candidates,
+            } => d(format!("unknown closed-form model `{name}`"), *span, "not a model")
+                .with_suggestion(candidates)
+                .with_note(format!(
+                    "the closed-form models are: {}",
+                    mido_runtime::pk::LinearKind::ALL
+                        .iter()
+                        .map(|(_, n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            PkArguments {
+                model,
+                span,
+                problem,
+                expected,
+            } => d(format!("wrong arguments for `{model}`: {problem}"), *span, "here")
+                .with_note(format!("`{model}` takes: {}", expected.join(", "))),
+            PkCompartmentCount {
+                model,
+                expected,
+                found,
+                span,
+            } => d(
+                format!("`{model}` has {expected} compartments, but {found} are declared"),
+                *span,
+                "closed-form model",
+            )
+            .with_help(format!(
+                "declare {expected} compartments in order{}",
+                if model.ends_with("_oral") { ": the depot first, then central, then peripherals" } else { ": central first, then peripherals" }
+            )),
             TypeMismatch {
                 expected,
                 found,

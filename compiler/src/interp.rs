@@ -275,6 +275,13 @@ pub fn model_info(model: &ir::Model) -> ModelInfo {
             .collect(),
         outputs: model.observe.iter().map(|l| l.name.clone()).collect(),
         error_model: model.endpoint.error_model,
+        linear: model
+            .linear
+            .as_ref()
+            .map(|l| mido_runtime::model::LinearInfo {
+                kind: l.kind,
+                params: l.params.iter().map(|p| p.index()).collect(),
+            }),
     }
 }
 

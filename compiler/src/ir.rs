@@ -186,6 +186,8 @@ pub enum ParamOrigin {
     Lifted,
     /// A dose property of a compartment.
     DoseProp(StateId, DoseProp),
+    /// A parameter of the closed-form model (`pk ...`).
+    Pk,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -261,4 +263,14 @@ pub struct Model {
     pub derivs: Vec<Expr>,
     pub observe: Vec<Local>,
     pub endpoint: Endpoint,
+    /// The closed-form model the `derivs` were generated from, if any.
+    pub linear: Option<LinearPk>,
+}
+
+/// A closed-form linear model: its kind and the parameters holding its
+/// arguments, in the kind's parameter order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearPk {
+    pub kind: mido_runtime::pk::LinearKind,
+    pub params: Vec<ParamId>,
 }

@@ -129,6 +129,7 @@ pub fn print_model(m: &Model) -> String {
             ParamOrigin::Individual => "",
             ParamOrigin::Lifted => "  // lifted",
             ParamOrigin::DoseProp(..) => "  // dose property",
+            ParamOrigin::Pk => "  // closed-form model",
         };
         let _ = writeln!(
             w,
@@ -136,6 +137,21 @@ pub fn print_model(m: &Model) -> String {
             p.name,
             p.expr.ty,
             expr(m, &p.expr, Ctx::Params)
+        );
+    }
+    if let Some(l) = &m.linear {
+        let args: Vec<String> = l
+            .kind
+            .param_names()
+            .iter()
+            .zip(&l.params)
+            .map(|(n, p)| format!("{n} = param:{}", m.params[p.index()].name))
+            .collect();
+        let _ = writeln!(
+            w,
+            "\npk {}({})  // generates the dynamics below",
+            l.kind.name(),
+            args.join(", ")
         );
     }
     let _ = writeln!(

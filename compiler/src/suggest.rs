@@ -28,24 +28,28 @@ pub fn similar<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<
             if k.to_lowercase() == lower {
                 return Some((0, k));
             }
+            let d = edit_distance(name, k);
+            if d <= limit {
+                return Some((d, k));
+            }
             // A shared stem of four or more letters (`categorical` for
-            // `category`) is as good a hint as a small edit.
+            // `category`) is as good a hint as the worst acceptable edit.
             let stem = k
                 .chars()
                 .zip(name.chars())
                 .take_while(|(a, b)| a == b)
                 .count();
-            if stem >= 4 && stem * 2 >= k.chars().count().min(name.chars().count()) {
-                return Some((limit, k));
-            }
-            let d = edit_distance(name, k);
-            (d <= limit).then_some((d, k))
+            (stem >= 4 && stem * 2 >= k.chars().count().min(name.chars().count()))
+                .then_some((limit, k))
         })
         .collect();
     scored.sort();
     scored.dedup();
+    // When one name is clearly closest, the farther ones are noise.
+    let best = scored.first().map_or(0, |(d, _)| *d);
     scored
         .into_iter()
+        .filter(|(d, _)| *d <= best + 1)
         .take(3)
         .map(|(_, k)| k.to_string())
         .collect()

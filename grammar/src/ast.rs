@@ -78,8 +78,19 @@ pub enum Item {
     Compartments(Block<CompartmentDecl>),
     Dynamics(Block<Stmt>),
     Observe(Block<Stmt>),
+    /// `pk two_compartment_oral(ka = ka, cl = cl, ...)`: a closed-form model.
+    Pk(PkDecl),
     /// Text the parser could not make sense of (already reported).
     Error(Span),
+}
+
+/// A closed-form linear model in place of `dynamics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PkDecl {
+    pub keyword: Span,
+    pub kind: Name,
+    pub args: Vec<PropAssign>,
+    pub span: Span,
 }
 
 /// The entries of a braced block, with the span of its keyword and the whole.

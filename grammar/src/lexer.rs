@@ -88,6 +88,8 @@ pub enum Tok<'a> {
     Observe,
     #[token("dose")]
     Dose,
+    #[token("pk")]
+    Pk,
     #[token("block")]
     Block,
     #[token("time-varying")]
@@ -197,6 +199,7 @@ impl Tok<'_> {
             Tok::Dynamics => "dynamics",
             Tok::Observe => "observe",
             Tok::Dose => "dose",
+            Tok::Pk => "pk",
             Tok::Block => "block",
             Tok::TimeVarying => "time-varying",
             Tok::DDt => "d/dt",

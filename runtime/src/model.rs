@@ -156,6 +156,19 @@ pub struct ModelInfo {
     pub outputs: Vec<String>,
     /// Residual-error model of the (single, in v1) endpoint.
     pub error_model: ErrorModel,
+    /// A closed-form linear model the ODEs are equivalent to, if the model
+    /// declares one (`pk ...`): the runtime may then advance the amounts
+    /// analytically instead of integrating `rhs`.
+    pub linear: Option<LinearInfo>,
+}
+
+/// A model's closed-form structure: the kind and, for each of its
+/// parameters (in [`crate::pk::LinearKind::param_names`] order), the index
+/// of the individual parameter holding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearInfo {
+    pub kind: crate::pk::LinearKind,
+    pub params: Vec<usize>,
 }
 
 impl ModelInfo {

@@ -226,6 +226,7 @@ impl Iv {
                 }],
                 outputs: vec!["CONC".into()],
                 error_model: ErrorModel::Additive,
+                linear: None,
             },
             f: 1.0,
             lag: 0.0,

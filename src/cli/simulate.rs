@@ -37,6 +37,10 @@ pub struct Args {
     /// Rodas4 when stiffness is detected), explicit, or stiff.
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     method: MethodArg,
+    /// Solve a closed-form model (`pk ...`) through its ODEs instead of
+    /// analytically.
+    #[arg(long)]
+    ode: bool,
     /// Print solver statistics (steps, evaluations, method switches).
     #[arg(long, short)]
     verbose: bool,
@@ -120,6 +124,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let opts = SimOptions {
         seed: args.seed,
         typical: args.typical,
+        closed_form: !args.ode,
         solver: SolverOptions {
             rtol: args.rtol,
             atol: args.atol,

@@ -7,6 +7,7 @@
 
 mod decls;
 mod exprs;
+mod pk;
 mod scope;
 mod stmts;
 
@@ -37,6 +38,7 @@ struct Blocks {
     compartments: Option<ast::Block<ast::CompartmentDecl>>,
     dynamics: Option<ast::Block<ast::Stmt>>,
     observe: Option<ast::Block<ast::Stmt>>,
+    pk: Option<ast::PkDecl>,
 }
 
 pub(crate) struct Checker {
@@ -84,6 +86,7 @@ impl Checker {
                     prediction: placeholder(),
                     params: vec![],
                 },
+                linear: None,
             },
             theta_spans: vec![],
             eta_spans: vec![],
@@ -143,8 +146,13 @@ impl Checker {
         if let Some(b) = &blocks.compartments {
             self.compartment_dose_props(b);
         }
+        if let Some(p) = &blocks.pk {
+            self.pk(p, blocks.dynamics.as_ref().map(|d| d.keyword));
+        }
         match &blocks.dynamics {
-            Some(b) => self.dynamics(b),
+            Some(b) if blocks.pk.is_none() => self.dynamics(b),
+            Some(_) => {}
+            None if blocks.pk.is_some() => {}
             None if !self.model.states.is_empty() => self.error(Error::MissingBlock {
                 block: "dynamics",
                 span: self.header,
@@ -158,7 +166,7 @@ impl Checker {
                 span: self.header,
             }),
         }
-        if blocks.dynamics.is_some() {
+        if blocks.dynamics.is_some() && blocks.pk.is_none() {
             self.missing_odes();
         }
         self.unused_effects();
@@ -205,6 +213,14 @@ impl Checker {
                 Item::Compartments(b) => merge(self, &mut blocks.compartments, b, "compartments"),
                 Item::Dynamics(b) => merge(self, &mut blocks.dynamics, b, "dynamics"),
                 Item::Observe(b) => merge(self, &mut blocks.observe, b, "observe"),
+                Item::Pk(p) => match &blocks.pk {
+                    Some(first) => self.error(Error::DuplicateBlock {
+                        block: "pk",
+                        span: p.keyword,
+                        first: first.keyword,
+                    }),
+                    None => blocks.pk = Some(p.clone()),
+                },
                 Item::Error(_) => {}
             }
         }

@@ -197,6 +197,122 @@ pub enum LinearModel {
     },
 }
 
+/// Which closed-form model a compiled model declares, without values: the
+/// compiled-model interface names it, and [`LinearKind::model`] fills in
+/// the parameters of a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinearKind {
+    OneCpt,
+    OneCptOral,
+    TwoCpt,
+    TwoCptOral,
+    ThreeCpt,
+    ThreeCptOral,
+}
+
+impl LinearKind {
+    /// Every kind with its name in the language and its parameter names,
+    /// in the order [`LinearKind::model`] takes them.
+    pub const ALL: [(LinearKind, &'static str, &'static [&'static str]); 6] = [
+        (LinearKind::OneCpt, "one_compartment", &["cl", "v"]),
+        (
+            LinearKind::OneCptOral,
+            "one_compartment_oral",
+            &["ka", "cl", "v"],
+        ),
+        (
+            LinearKind::TwoCpt,
+            "two_compartment",
+            &["cl", "v1", "q", "v2"],
+        ),
+        (
+            LinearKind::TwoCptOral,
+            "two_compartment_oral",
+            &["ka", "cl", "v1", "q", "v2"],
+        ),
+        (
+            LinearKind::ThreeCpt,
+            "three_compartment",
+            &["cl", "v1", "q2", "v2", "q3", "v3"],
+        ),
+        (
+            LinearKind::ThreeCptOral,
+            "three_compartment_oral",
+            &["ka", "cl", "v1", "q2", "v2", "q3", "v3"],
+        ),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or("?", |(_, n, _)| n)
+    }
+
+    pub fn param_names(self) -> &'static [&'static str] {
+        Self::ALL
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or(&[], |(_, _, p)| p)
+    }
+
+    /// Number of compartments (the depot first for oral models).
+    pub fn n_states(self) -> usize {
+        match self {
+            LinearKind::OneCpt => 1,
+            LinearKind::OneCptOral | LinearKind::TwoCpt => 2,
+            LinearKind::TwoCptOral | LinearKind::ThreeCpt => 3,
+            LinearKind::ThreeCptOral => 4,
+        }
+    }
+
+    /// The model with parameter values `p` in [`LinearKind::param_names`] order.
+    pub fn model(self, p: &[f64]) -> Option<LinearModel> {
+        let g = |i: usize| p.get(i).copied();
+        Some(match self {
+            LinearKind::OneCpt => LinearModel::OneCpt {
+                cl: g(0)?,
+                v: g(1)?,
+            },
+            LinearKind::OneCptOral => LinearModel::OneCptOral {
+                ka: g(0)?,
+                cl: g(1)?,
+                v: g(2)?,
+            },
+            LinearKind::TwoCpt => LinearModel::TwoCpt {
+                cl: g(0)?,
+                v1: g(1)?,
+                q: g(2)?,
+                v2: g(3)?,
+            },
+            LinearKind::TwoCptOral => LinearModel::TwoCptOral {
+                ka: g(0)?,
+                cl: g(1)?,
+                v1: g(2)?,
+                q: g(3)?,
+                v2: g(4)?,
+            },
+            LinearKind::ThreeCpt => LinearModel::ThreeCpt {
+                cl: g(0)?,
+                v1: g(1)?,
+                q2: g(2)?,
+                v2: g(3)?,
+                q3: g(4)?,
+                v3: g(5)?,
+            },
+            LinearKind::ThreeCptOral => LinearModel::ThreeCptOral {
+                ka: g(0)?,
+                cl: g(1)?,
+                v1: g(2)?,
+                q2: g(3)?,
+                v2: g(4)?,
+                q3: g(5)?,
+                v3: g(6)?,
+            },
+        })
+    }
+}
+
 impl LinearModel {
     /// Number of states (compartment amounts).
     pub fn n_states(&self) -> usize {

@@ -35,6 +35,9 @@ pub struct SimOptions {
     /// IPRED = PRED).
     pub typical: bool,
     pub solver: SolverOptions,
+    /// Advance models declared with a closed-form `pk` analytically (true)
+    /// or through their generated ODEs (false).
+    pub closed_form: bool,
 }
 
 impl Default for SimOptions {
@@ -43,6 +46,7 @@ impl Default for SimOptions {
             seed: 1,
             typical: false,
             solver: SolverOptions::default(),
+            closed_form: true,
         }
     }
 }
@@ -63,6 +67,14 @@ pub enum SimError {
     Omega { level: RandomLevel, eta: String },
     /// The model gave a dose impossible properties (negative F or lag).
     Dose { subject: String, source: EventError },
+    /// The closed-form solution rejected the parameters (e.g. a negative
+    /// clearance).
+    ClosedForm {
+        subject: String,
+        from: f64,
+        to: f64,
+        source: crate::pk::PkError,
+    },
     /// The steady state of a dose (SS > 0) could not be computed.
     SteadyState {
         subject: String,
@@ -103,6 +115,15 @@ impl fmt::Display for SimError {
                 }
             ),
             SimError::Dose { subject, source } => write!(f, "subject {subject}: {source}"),
+            SimError::ClosedForm {
+                subject,
+                from,
+                to,
+                source,
+            } => write!(
+                f,
+                "subject {subject}: the closed-form solution failed advancing from t = {from} to t = {to}: {source}"
+            ),
             SimError::SteadyState {
                 subject,
                 row,
@@ -154,7 +175,7 @@ pub fn simulate(
     let n_eta = info.etas.len();
     let nobs = info.observe_len();
     let pi = info.prediction_index();
-    let mut runner = Runner::new(model, opts.solver);
+    let mut runner = Runner::new(model, opts.solver, opts.closed_form);
     let mut rows = Vec::with_capacity(data.n_records());
     let (mut obs_pred, mut obs_ind) = (Vec::new(), Vec::new());
     let zeros = SubjectEtas::zeros(n_eta);
@@ -253,6 +274,12 @@ fn run_error(subject: &Subject, e: RunError) -> SimError {
     match e {
         RunError::Events(source) => SimError::Dose { subject, source },
         RunError::Solver { from, to, source } => SimError::Solver {
+            subject,
+            from,
+            to,
+            source,
+        },
+        RunError::ClosedForm { from, to, source } => SimError::ClosedForm {
             subject,
             from,
             to,

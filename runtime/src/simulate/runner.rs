@@ -4,6 +4,7 @@
 use crate::data::{SsMode, Subject};
 use crate::events::{resolve, Action, EventError, ResolvedDose, Schedule};
 use crate::model::{DoseProps, Model};
+use crate::pk::PkError;
 use crate::solver::{OdeSolver, SolverError, SolverOptions};
 
 /// The etas of one subject: subject-level values, and per occasion the full
@@ -38,6 +39,12 @@ pub(crate) enum RunError {
         from: f64,
         to: f64,
         source: SolverError,
+    },
+    /// The closed-form solution rejected the subject's parameters.
+    ClosedForm {
+        from: f64,
+        to: f64,
+        source: PkError,
     },
     /// The steady state of the dose at data row `row` was not reached.
     SteadyState {
@@ -88,10 +95,12 @@ pub(crate) struct Runner<'m> {
     scratch: Vec<f64>,
     pub solver: OdeSolver,
     opts: SolverOptions,
+    /// Advance closed-form models analytically rather than with the ODEs.
+    closed_form: bool,
 }
 
 impl<'m> Runner<'m> {
-    pub fn new(model: &'m dyn Model, opts: SolverOptions) -> Self {
+    pub fn new(model: &'m dyn Model, opts: SolverOptions, closed_form: bool) -> Self {
         let ns = model.info().states.len();
         Runner {
             model,
@@ -105,6 +114,7 @@ impl<'m> Runner<'m> {
             scratch: vec![0.0; ns],
             solver: OdeSolver::new(ns, opts),
             opts,
+            closed_form,
         }
     }
 
@@ -223,6 +233,7 @@ impl<'m> Runner<'m> {
         };
         integrate(
             self.model,
+            self.closed_form,
             &mut self.solver,
             p,
             cov,
@@ -337,6 +348,7 @@ impl<'m> Runner<'m> {
                     rates.fill(0.0);
                     integrate(
                         self.model,
+                        self.closed_form,
                         &mut self.solver,
                         p,
                         cov,
@@ -348,6 +360,7 @@ impl<'m> Runner<'m> {
                     x[dose.state] += dose.amount;
                     integrate(
                         self.model,
+                        self.closed_form,
                         &mut self.solver,
                         p,
                         cov,
@@ -363,6 +376,7 @@ impl<'m> Runner<'m> {
                         rates[dose.state] = r;
                         integrate(
                             self.model,
+                            self.closed_form,
                             &mut self.solver,
                             p,
                             cov,
@@ -394,6 +408,7 @@ impl<'m> Runner<'m> {
 #[allow(clippy::too_many_arguments)]
 fn integrate(
     model: &dyn Model,
+    closed_form: bool,
     solver: &mut OdeSolver,
     p: &[f64],
     cov: &[f64],
@@ -404,6 +419,28 @@ fn integrate(
 ) -> Result<(), RunError> {
     if t1 <= t0 {
         return Ok(());
+    }
+    if let (true, Some(linear)) = (closed_form, &model.info().linear) {
+        // The model is a closed-form linear model: advance exactly.
+        let values: Vec<f64> = linear
+            .params
+            .iter()
+            .map(|&i| p.get(i).copied().unwrap_or(f64::NAN))
+            .collect();
+        let propagated = linear
+            .kind
+            .model(&values)
+            .ok_or(PkError::StateLength {
+                expected: linear.params.len(),
+                got: values.len(),
+            })
+            .and_then(|m| m.propagator())
+            .and_then(|prop| prop.advance(y, rates, t1 - t0));
+        return propagated.map_err(|source| RunError::ClosedForm {
+            from: t0,
+            to: t1,
+            source,
+        });
     }
     let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
         model.rhs(tt, yy, p, cov, dy);
