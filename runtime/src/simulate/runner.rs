@@ -4,7 +4,7 @@
 use crate::data::{SsMode, Subject};
 use crate::events::{resolve, Action, EventError, ResolvedDose, Schedule};
 use crate::model::{DoseProps, Model};
-use crate::pk::PkError;
+use crate::pk::{PkError, Propagator};
 use crate::solver::{OdeSolver, SolverError, SolverOptions};
 
 /// The etas of one subject: subject-level values, and per occasion the full
@@ -95,8 +95,16 @@ pub(crate) struct Runner<'m> {
     scratch: Vec<f64>,
     pub solver: OdeSolver,
     opts: SolverOptions,
-    /// Advance closed-form models analytically rather than with the ODEs.
-    closed_form: bool,
+    /// For closed-form models advanced analytically: the propagator of the
+    /// last parameter values, reused while they do not change.
+    closed_form: Option<LinearCache>,
+}
+
+/// The closed-form propagator of the parameter values it was built for.
+#[derive(Default)]
+pub(crate) struct LinearCache {
+    values: Vec<f64>,
+    propagator: Option<Propagator>,
 }
 
 impl<'m> Runner<'m> {
@@ -114,7 +122,7 @@ impl<'m> Runner<'m> {
             scratch: vec![0.0; ns],
             solver: OdeSolver::new(ns, opts),
             opts,
-            closed_form,
+            closed_form: (closed_form && model.info().linear.is_some()).then(LinearCache::default),
         }
     }
 
@@ -233,7 +241,7 @@ impl<'m> Runner<'m> {
         };
         integrate(
             self.model,
-            self.closed_form,
+            &mut self.closed_form,
             &mut self.solver,
             p,
             cov,
@@ -348,7 +356,7 @@ impl<'m> Runner<'m> {
                     rates.fill(0.0);
                     integrate(
                         self.model,
-                        self.closed_form,
+                        &mut self.closed_form,
                         &mut self.solver,
                         p,
                         cov,
@@ -360,7 +368,7 @@ impl<'m> Runner<'m> {
                     x[dose.state] += dose.amount;
                     integrate(
                         self.model,
-                        self.closed_form,
+                        &mut self.closed_form,
                         &mut self.solver,
                         p,
                         cov,
@@ -376,7 +384,7 @@ impl<'m> Runner<'m> {
                         rates[dose.state] = r;
                         integrate(
                             self.model,
-                            self.closed_form,
+                            &mut self.closed_form,
                             &mut self.solver,
                             p,
                             cov,
@@ -408,7 +416,7 @@ impl<'m> Runner<'m> {
 #[allow(clippy::too_many_arguments)]
 fn integrate(
     model: &dyn Model,
-    closed_form: bool,
+    closed_form: &mut Option<LinearCache>,
     solver: &mut OdeSolver,
     p: &[f64],
     cov: &[f64],
@@ -420,23 +428,49 @@ fn integrate(
     if t1 <= t0 {
         return Ok(());
     }
-    if let (true, Some(linear)) = (closed_form, &model.info().linear) {
-        // The model is a closed-form linear model: advance exactly.
-        let values: Vec<f64> = linear
-            .params
-            .iter()
-            .map(|&i| p.get(i).copied().unwrap_or(f64::NAN))
-            .collect();
-        let propagated = linear
-            .kind
-            .model(&values)
-            .ok_or(PkError::StateLength {
-                expected: linear.params.len(),
-                got: values.len(),
-            })
-            .and_then(|m| m.propagator())
-            .and_then(|prop| prop.advance(y, rates, t1 - t0));
-        return propagated.map_err(|source| RunError::ClosedForm {
+    if let (Some(cache), Some(linear)) = (closed_form.as_mut(), &model.info().linear) {
+        // The model is a closed-form linear model: advance exactly, with the
+        // propagator rebuilt only when the parameters change.
+        let same = cache.propagator.is_some()
+            && cache.values.len() == linear.params.len()
+            && linear
+                .params
+                .iter()
+                .zip(&cache.values)
+                .all(|(&i, v)| p.get(i) == Some(v));
+        if !same {
+            cache.values.clear();
+            cache.values.extend(
+                linear
+                    .params
+                    .iter()
+                    .map(|&i| p.get(i).copied().unwrap_or(f64::NAN)),
+            );
+            let built = linear
+                .kind
+                .model(&cache.values)
+                .ok_or(PkError::StateLength {
+                    expected: linear.params.len(),
+                    got: cache.values.len(),
+                })
+                .and_then(|m| m.propagator());
+            match built {
+                Ok(prop) => cache.propagator = Some(prop),
+                Err(source) => {
+                    cache.propagator = None;
+                    return Err(RunError::ClosedForm {
+                        from: t0,
+                        to: t1,
+                        source,
+                    });
+                }
+            }
+        }
+        let advanced = match &cache.propagator {
+            Some(prop) => prop.advance(y, rates, t1 - t0),
+            None => Err(PkError::NoSteadyState),
+        };
+        return advanced.map_err(|source| RunError::ClosedForm {
             from: t0,
             to: t1,
             source,
