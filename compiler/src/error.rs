@@ -185,6 +185,11 @@ pub enum Error {
         span: Span,
         dynamics: Span,
     },
+    UnknownCarryRule {
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
     UnknownPkModel {
         name: String,
         span: Span,
@@ -290,6 +295,7 @@ impl Error {
             LevelsMismatch { .. } => "E0216",
             UnknownRandomLevel { .. } => "E0217",
             PkWithDynamics { .. } => "E0218",
+            UnknownCarryRule { .. } => "E0222",
             UnknownPkModel { .. } => "E0219",
             PkArguments { .. } => "E0220",
             PkCompartmentCount { .. } => "E0221",
@@ -600,6 +606,13 @@ impl Error {
             )
             .with_label(Label::secondary(*dynamics, "differential equations"))
             .with_help("`pk` generates the equations of its compartments; remove one of the two"),
+            UnknownCarryRule {
+                name,
+                span,
+                candidates,
+            } => d(format!("unknown rule `{name}` for a time-varying covariate"), *span, "not a rule")
+                .with_suggestion(candidates)
+                .with_note("`time-varying` carries a record's value backward over the interval ending at it (NONMEM's convention, `nocb`); `time-varying(locf)` carries it forward from the record on"),
             UnknownPkModel {
                 name,
                 span,

@@ -233,6 +233,7 @@ pub fn model_info(model: &ir::Model) -> ModelInfo {
                 name: c.name.clone(),
                 kind: c.kind.clone(),
                 time_varying: c.time_varying,
+                locf: c.locf,
             })
             .collect(),
         thetas: model

@@ -149,6 +149,8 @@ pub struct Covariate {
     pub kind: CovariateKind,
     pub unit: Option<Unit>,
     pub time_varying: bool,
+    /// Last observation carried forward (`time-varying(locf)`).
+    pub locf: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

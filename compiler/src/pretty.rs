@@ -34,7 +34,11 @@ pub fn print_model(m: &Model) -> String {
                 .unit
                 .as_ref()
                 .map_or(String::new(), |u| format!(" [{}]", u.expr));
-            let tv = if c.time_varying { " time-varying" } else { "" };
+            let tv = match (c.time_varying, c.locf) {
+                (true, true) => " time-varying(locf)",
+                (true, false) => " time-varying",
+                _ => "",
+            };
             let _ = writeln!(w, "  cov#{i} {}: {ty}{unit}{tv}", c.name);
         }
     }

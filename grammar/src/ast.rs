@@ -109,6 +109,8 @@ pub struct CovariateDecl {
     pub levels: Option<Vec<(Name, Number)>>,
     pub unit: Option<Unit>,
     pub time_varying: bool,
+    /// `time-varying(locf)`: how values carry between records.
+    pub carry: Option<Name>,
     pub span: Span,
 }
 

@@ -34,6 +34,10 @@ pub struct CovariateInfo {
     pub name: String,
     pub kind: CovariateKind,
     pub time_varying: bool,
+    /// For a time-varying covariate: the value on a record applies from that
+    /// record on (last observation carried forward), instead of NONMEM's
+    /// default, over the interval that ends at the record.
+    pub locf: bool,
 }
 
 /// A fixed effect (THETA) with its initial value and bounds.

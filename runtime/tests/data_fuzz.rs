@@ -10,6 +10,7 @@ fn spec() -> DataSpec {
             name: "WT".into(),
             kind: CovariateKind::Category(vec![("a".into(), 1.0)]),
             time_varying: false,
+            locf: false,
         }],
         states: vec![StateInfo {
             name: "c".into(),

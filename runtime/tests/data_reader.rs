@@ -13,11 +13,13 @@ fn spec() -> DataSpec {
                 name: "WT".into(),
                 kind: CovariateKind::Real,
                 time_varying: false,
+                locf: false,
             },
             CovariateInfo {
                 name: "SEX".into(),
                 kind: CovariateKind::Bool,
                 time_varying: false,
+                locf: false,
             },
             CovariateInfo {
                 name: "RACE".into(),
@@ -27,6 +29,7 @@ fn spec() -> DataSpec {
                     ("asian".into(), 3.0),
                 ]),
                 time_varying: false,
+                locf: false,
             },
         ],
         states: vec![

@@ -200,6 +200,17 @@ impl Iv {
             name: "CRCL".into(),
             kind: CovariateKind::Real,
             time_varying: true,
+            locf: false,
+        }])
+    }
+
+    /// As `with_crcl`, with CRCL carried forward (LOCF).
+    fn with_crcl_locf() -> Self {
+        Iv::build(vec![CovariateInfo {
+            name: "CRCL".into(),
+            kind: CovariateKind::Real,
+            time_varying: true,
+            locf: true,
         }])
     }
 
@@ -1297,6 +1308,36 @@ fn time_varying_covariate_applies_over_the_interval_ending_at_its_row() {
             row.pred,
             want,
             &format!("NOCB covariate at t = {}", row.time),
+        );
+    }
+}
+
+#[test]
+fn carried_forward_covariate_applies_from_its_row_on() {
+    let model = Iv::with_crcl_locf();
+    // Same rows as the NOCB case; with LOCF each interval decays with the
+    // k of the row that starts it, and an observation on the row where the
+    // value changes uses the new value only after it.
+    let csv = crcl_csv(&[
+        "1,0,100,1,.,.,100",
+        "1,6,.,0,.,.,100",
+        "1,12,.,0,.,.,50",
+        "1,18,.,2,.,.,50",
+        "1,24,.,0,.,.,25",
+        "1,30,.,0,.,.,25",
+    ]);
+    let table = typical(&model, &csv);
+    let c0 = 10.0;
+    let c6 = c0 * (-0.2f64 * 6.0).exp();
+    let c12 = c6 * (-0.2f64 * 6.0).exp();
+    let c18 = c12 * (-0.1f64 * 6.0).exp();
+    let c24 = c18 * (-0.1f64 * 6.0).exp();
+    let c30 = c24 * (-0.05f64 * 6.0).exp();
+    for (row, want) in table.rows.iter().zip([c0, c6, c12, c18, c24, c30]) {
+        check(
+            row.pred,
+            want,
+            &format!("LOCF covariate at t = {}", row.time),
         );
     }
 }

@@ -61,6 +61,21 @@ impl Checker {
                     continue;
                 }
             };
+            let locf = match &decl.carry {
+                None => false,
+                Some(rule) if rule.text == "locf" => true,
+                Some(rule) if rule.text == "nocb" => false,
+                Some(rule) => {
+                    // Reported; the covariate is still declared so that its
+                    // uses are checked without echoes.
+                    self.error(Error::UnknownCarryRule {
+                        name: rule.text.clone(),
+                        span: rule.span,
+                        candidates: similar(&rule.text, ["locf", "nocb"]),
+                    });
+                    false
+                }
+            };
             let id = CovId(self.model.covariates.len() as u32);
             if self.define(&decl.name, Sym::Cov(id)) {
                 self.model.covariates.push(ir::Covariate {
@@ -68,6 +83,7 @@ impl Checker {
                     kind,
                     unit: decl.unit.clone(),
                     time_varying: decl.time_varying,
+                    locf,
                 });
             }
         }

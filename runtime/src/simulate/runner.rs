@@ -98,6 +98,13 @@ pub(crate) struct Runner<'m> {
     /// For closed-form models advanced analytically: the propagator of the
     /// last parameter values, reused while they do not change.
     closed_form: Option<LinearCache>,
+    /// With last-observation-carried-forward covariates: per record, the
+    /// covariates and parameters that govern the advance *to* it (earlier
+    /// values for the carried-forward covariates). Empty otherwise.
+    advance_cov: Vec<f64>,
+    advance_params: Vec<f64>,
+    /// Every record's covariates, flattened (records × covariates).
+    record_cov: Vec<f64>,
 }
 
 /// The closed-form propagator of the parameter values it was built for.
@@ -123,6 +130,9 @@ impl<'m> Runner<'m> {
             solver: OdeSolver::new(ns, opts),
             opts,
             closed_form: (closed_form && model.info().linear.is_some()).then(LinearCache::default),
+            advance_cov: Vec::new(),
+            advance_params: Vec::new(),
+            record_cov: Vec::new(),
         }
     }
 
@@ -158,6 +168,7 @@ impl<'m> Runner<'m> {
             self.doses
                 .push(resolve(r, &props).map_err(RunError::Events)?);
         }
+        self.carry_forward(theta, records, etas);
         self.schedule.build(records, &self.doses);
 
         self.y.fill(0.0);
@@ -178,10 +189,10 @@ impl<'m> Runner<'m> {
                     continue;
                 }
                 if ev.time > t {
-                    let Some(r) = records.get(next) else {
+                    if next >= records.len() {
                         break;
-                    };
-                    self.advance(next, &r.covariates, t, ev.time)?;
+                    }
+                    self.advance(next, t, ev.time)?;
                     t = ev.time;
                 }
                 match ev.action {
@@ -234,9 +245,18 @@ impl<'m> Runner<'m> {
 
     /// Integrates the current state from `t0` to `t1` with the parameters
     /// of record `index` and the current infusion rates.
-    fn advance(&mut self, index: usize, cov: &[f64], t0: f64, t1: f64) -> Result<(), RunError> {
-        let np = self.model.info().params.len();
-        let Some(p) = self.params.get(index * np..(index + 1) * np) else {
+    fn advance(&mut self, index: usize, t0: f64, t1: f64) -> Result<(), RunError> {
+        let info = self.model.info();
+        let (np, nc) = (info.params.len(), info.covariates.len());
+        let (params, covs): (&[f64], &[f64]) = if self.advance_params.is_empty() {
+            (&self.params, &self.record_cov)
+        } else {
+            (&self.advance_params, &self.advance_cov)
+        };
+        let (Some(p), Some(cov)) = (
+            params.get(index * np..(index + 1) * np),
+            covs.get(index * nc..(index + 1) * nc),
+        ) else {
             return Ok(());
         };
         integrate(
@@ -250,6 +270,45 @@ impl<'m> Runner<'m> {
             t1,
             &mut self.y,
         )
+    }
+
+    /// Covariates and parameters for the advance to each record when some
+    /// covariate is carried forward: such a covariate keeps the previous
+    /// record's value up to (not including) the record where it changes.
+    fn carry_forward(
+        &mut self,
+        theta: &[f64],
+        records: &[crate::data::Record],
+        etas: &SubjectEtas,
+    ) {
+        let info = self.model.info();
+        let (np, nc) = (info.params.len(), info.covariates.len());
+        self.record_cov.clear();
+        for r in records {
+            let start = self.record_cov.len();
+            self.record_cov.extend(r.covariates.iter().take(nc));
+            self.record_cov.resize(start + nc, 0.0);
+        }
+        self.advance_cov.clear();
+        self.advance_params.clear();
+        if !info.covariates.iter().any(|c| c.locf) {
+            return;
+        }
+        for (i, r) in records.iter().enumerate() {
+            let previous = if i > 0 { &records[i - 1] } else { r };
+            for (c, info_c) in info.covariates.iter().enumerate() {
+                let source = if info_c.locf { previous } else { r };
+                self.advance_cov
+                    .push(source.covariates.get(c).copied().unwrap_or(0.0));
+            }
+        }
+        self.advance_params.resize(records.len() * np, 0.0);
+        for (i, r) in records.iter().enumerate() {
+            let cov = &self.advance_cov[i * nc..(i + 1) * nc];
+            let p = &mut self.advance_params[i * np..(i + 1) * np];
+            self.model
+                .individual(theta, etas.for_occasion(r.occ), cov, r.time, p);
+        }
     }
 
     /// Replaces (SS = 1, 3) or augments (SS = 2) the state at time `t` with
