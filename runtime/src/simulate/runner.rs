@@ -92,7 +92,6 @@ pub(crate) struct Runner<'m> {
     y: Vec<f64>,
     rates: Vec<f64>,
     active: Vec<u32>,
-    scratch: Vec<f64>,
     pub solver: OdeSolver,
     opts: SolverOptions,
     /// For closed-form models advanced analytically: the propagator of the
@@ -126,7 +125,6 @@ impl<'m> Runner<'m> {
             y: vec![0.0; ns],
             rates: vec![0.0; ns],
             active: vec![0; ns],
-            scratch: vec![0.0; ns],
             solver: OdeSolver::new(ns, opts),
             opts,
             closed_form: (closed_form && model.info().linear.is_some()).then(LinearCache::default),
@@ -403,72 +401,186 @@ impl<'m> Runner<'m> {
                 }
             }
         }
-        let mut x = vec![0.0; n];
-        let mut rates = vec![0.0; n];
+        let period = Period {
+            bolus_at,
+            pieces,
+            state: dose.state,
+            amount: dose.amount,
+        };
         let tol_r = (self.opts.rtol * 10.0).max(1e-12);
         let tol_a = self.opts.atol * 10.0;
+        let mut x = vec![0.0; n];
         let mut change = f64::INFINITY;
-        for _ in 0..SS_MAX_INTERVALS {
-            self.scratch.copy_from_slice(&x);
-            match bolus_at {
-                Some(ph) => {
-                    rates.fill(0.0);
-                    integrate(
-                        self.model,
-                        &mut self.closed_form,
-                        &mut self.solver,
-                        p,
-                        cov,
-                        &rates,
-                        t,
-                        t + ph,
-                        &mut x,
-                    )?;
-                    x[dose.state] += dose.amount;
-                    integrate(
-                        self.model,
-                        &mut self.closed_form,
-                        &mut self.solver,
-                        p,
-                        cov,
-                        &rates,
-                        t + ph,
-                        t + ii,
-                        &mut x,
-                    )?;
-                }
-                None => {
-                    for &(a, b, r) in &pieces {
-                        rates.fill(0.0);
-                        rates[dose.state] = r;
-                        integrate(
-                            self.model,
-                            &mut self.closed_form,
-                            &mut self.solver,
-                            p,
-                            cov,
-                            &rates,
-                            t + a,
-                            t + b,
-                            &mut x,
-                        )?;
-                    }
-                }
-            }
-            change = x
+        for iteration in 0..SS_MAX_INTERVALS {
+            let mut fx = x.clone();
+            self.one_period(p, cov, &period, t, ii, &mut fx)?;
+            change = fx
                 .iter()
-                .zip(&self.scratch)
+                .zip(&x)
                 .map(|(a, b)| (a - b).abs() / (tol_a + tol_r * a.abs().max(b.abs())))
                 .fold(0.0, f64::max);
             if change <= 1.0 {
-                return Ok(Ok(x));
+                return Ok(Ok(fx));
             }
+            // Newton on the one-interval map x ↦ Φ(x): solve
+            // (I − Φ'(x))·dx = Φ(x) − x with Φ' by forward differences
+            // (exact for linear models, so one step lands on the fixed
+            // point); plain repeated dosing if that fails or runs long.
+            x = match (iteration < SS_NEWTON_ITERATIONS)
+                .then(|| self.newton_step(p, cov, &period, t, ii, &x, &fx))
+                .transpose()?
+                .flatten()
+            {
+                Some(next) => next,
+                None => fx,
+            };
         }
         Ok(Err(SteadyStateFailure::NotConverged {
             iterations: SS_MAX_INTERVALS,
             change: change * tol_r,
         }))
     }
+
+    /// The amounts after one dosing interval of `period` starting from `x`.
+    fn one_period(
+        &mut self,
+        p: &[f64],
+        cov: &[f64],
+        period: &Period,
+        t: f64,
+        ii: f64,
+        x: &mut [f64],
+    ) -> Result<(), RunError> {
+        let n = x.len();
+        let mut rates = vec![0.0; n];
+        match period.bolus_at {
+            Some(ph) => {
+                integrate(
+                    self.model,
+                    &mut self.closed_form,
+                    &mut self.solver,
+                    p,
+                    cov,
+                    &rates,
+                    t,
+                    t + ph,
+                    x,
+                )?;
+                x[period.state] += period.amount;
+                integrate(
+                    self.model,
+                    &mut self.closed_form,
+                    &mut self.solver,
+                    p,
+                    cov,
+                    &rates,
+                    t + ph,
+                    t + ii,
+                    x,
+                )?;
+            }
+            None => {
+                for &(a, b, r) in &period.pieces {
+                    rates.fill(0.0);
+                    rates[period.state] = r;
+                    integrate(
+                        self.model,
+                        &mut self.closed_form,
+                        &mut self.solver,
+                        p,
+                        cov,
+                        &rates,
+                        t + a,
+                        t + b,
+                        x,
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One Newton step towards the fixed point of one interval, or `None`
+    /// when the linear system is singular or the step is not finite.
+    #[allow(clippy::too_many_arguments)]
+    fn newton_step(
+        &mut self,
+        p: &[f64],
+        cov: &[f64],
+        period: &Period,
+        t: f64,
+        ii: f64,
+        x: &[f64],
+        fx: &[f64],
+    ) -> Result<Option<Vec<f64>>, RunError> {
+        let n = x.len();
+        let scale = fx.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        // Row-major I − Φ'(x).
+        let mut a = vec![0.0; n * n];
+        for j in 0..n {
+            let h = 1e-6 * x[j].abs().max(1e-3 * scale).max(1e-10);
+            let mut xj = x.to_vec();
+            xj[j] += h;
+            self.one_period(p, cov, period, t, ii, &mut xj)?;
+            for i in 0..n {
+                let d = (xj[i] - fx[i]) / h;
+                a[i * n + j] = f64::from(u8::from(i == j)) - d;
+            }
+        }
+        let mut b: Vec<f64> = fx.iter().zip(x).map(|(f, x)| f - x).collect();
+        if !solve_dense(&mut a, &mut b, n) {
+            return Ok(None);
+        }
+        let next: Vec<f64> = x.iter().zip(&b).map(|(x, d)| x + d).collect();
+        Ok(next.iter().all(|v| v.is_finite()).then_some(next))
+    }
+}
+
+/// One dosing interval of a steady-state regimen: a bolus at a phase, or
+/// piecewise-constant input (start, end, rate) into `state`.
+struct Period {
+    bolus_at: Option<f64>,
+    pieces: Vec<(f64, f64, f64)>,
+    state: usize,
+    amount: f64,
+}
+
+/// Newton steps tried before plain repeated dosing takes over.
+const SS_NEWTON_ITERATIONS: usize = 20;
+
+/// Solves `a·x = b` in place (`a` row-major `n × n`, `x` into `b`) by
+/// Gaussian elimination with partial pivoting; false when singular.
+fn solve_dense(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+    let scale = a
+        .iter()
+        .map(|v| v.abs())
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    for col in 0..n {
+        let piv = (col..n)
+            .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
+            .unwrap_or(col);
+        let pivot = a[piv * n + col].abs();
+        if pivot.is_nan() || pivot <= 1e-13 * scale {
+            return false;
+        }
+        for k in 0..n {
+            a.swap(col * n + k, piv * n + k);
+        }
+        b.swap(col, piv);
+        for i in col + 1..n {
+            let m = a[i * n + col] / a[col * n + col];
+            for k in col..n {
+                a[i * n + k] -= m * a[col * n + k];
+            }
+            b[i] -= m * b[col];
+        }
+    }
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|k| a[i * n + k] * b[k]).sum();
+        b[i] = (b[i] - s) / a[i * n + i];
+    }
+    true
 }
 
 /// One ODE integration with constant extra inputs `rates`.
@@ -572,38 +684,11 @@ fn constant_input_steady_state(
             *fi += r;
         }
         model.rhs_jac_y(t, &x, p, cov, &mut jac);
-        // Solve J·dx = -f (column-major J) by Gaussian elimination with
-        // partial pivoting.
+        // Solve J·dx = -f (J column-major, so transpose into row-major).
         let mut a: Vec<f64> = (0..n * n).map(|k| jac[(k % n) * n + k / n]).collect();
-        let mut b: Vec<f64> = f.iter().map(|v| -v).collect();
-        for col in 0..n {
-            let piv = (col..n)
-                .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
-                .unwrap_or(col);
-            let scale = a
-                .iter()
-                .map(|v| v.abs())
-                .fold(0.0, f64::max)
-                .max(f64::MIN_POSITIVE);
-            if a[piv * n + col].abs() <= 1e-13 * scale {
-                return Err(SteadyStateFailure::Singular);
-            }
-            for k in 0..n {
-                a.swap(col * n + k, piv * n + k);
-            }
-            b.swap(col, piv);
-            for i in col + 1..n {
-                let m = a[i * n + col] / a[col * n + col];
-                for k in col..n {
-                    a[i * n + k] -= m * a[col * n + k];
-                }
-                b[i] -= m * b[col];
-            }
-        }
-        let mut dx = vec![0.0; n];
-        for i in (0..n).rev() {
-            let s: f64 = (i + 1..n).map(|k| a[i * n + k] * dx[k]).sum();
-            dx[i] = (b[i] - s) / a[i * n + i];
+        let mut dx: Vec<f64> = f.iter().map(|v| -v).collect();
+        if !solve_dense(&mut a, &mut dx, n) {
+            return Err(SteadyStateFailure::Singular);
         }
         let mut biggest: f64 = 0.0;
         for (xi, d) in x.iter_mut().zip(&dx) {
