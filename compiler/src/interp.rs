@@ -5,7 +5,7 @@
 
 use crate::dag::{self, eval::Inputs};
 use crate::functions::{FnKind, ModelFunctions};
-use crate::ir::{self, BinOp, Builtin, ExprKind, ParamOrigin, UnOp};
+use crate::ir::{self, BinOp, Builtin, ExprKind, UnOp};
 use mido_runtime::model::{
     CovariateInfo, DoseProps, EtaInfo, Model, ModelInfo, OmegaBlock, StateInfo, ThetaInfo,
 };
@@ -371,36 +371,19 @@ impl Model for Interpreter {
     }
 
     fn rhs_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let inputs = Inputs {
-            t,
-            y,
-            params,
-            cov,
-            ..Inputs::default()
-        };
-        self.eval_dag(FnKind::RhsJacY, inputs, jac);
+        self.eval_dag(FnKind::RhsJacY, per_state(t, y, params, cov), jac);
     }
 
     fn rhs_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let inputs = Inputs {
-            t,
-            y,
-            params,
-            cov,
-            ..Inputs::default()
-        };
-        self.eval_dag(FnKind::RhsJacP, inputs, jac);
+        self.eval_dag(FnKind::RhsJacP, per_state(t, y, params, cov), jac);
     }
 
     fn individual_jac_eta(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, jac: &mut [f64]) {
-        let inputs = Inputs {
-            t,
-            theta,
-            eta,
-            cov,
-            ..Inputs::default()
-        };
-        self.eval_dag(FnKind::IndividualJacEta, inputs, jac);
+        self.eval_dag(
+            FnKind::IndividualJacEta,
+            per_subject(t, theta, eta, cov),
+            jac,
+        );
     }
 
     fn individual_jac_theta(
@@ -411,42 +394,42 @@ impl Model for Interpreter {
         t: f64,
         jac: &mut [f64],
     ) {
-        let inputs = Inputs {
-            t,
-            theta,
-            eta,
-            cov,
-            ..Inputs::default()
-        };
-        self.eval_dag(FnKind::IndividualJacTheta, inputs, jac);
+        self.eval_dag(
+            FnKind::IndividualJacTheta,
+            per_subject(t, theta, eta, cov),
+            jac,
+        );
     }
 
     fn observe_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let inputs = Inputs {
-            t,
-            y,
-            params,
-            cov,
-            ..Inputs::default()
-        };
-        self.eval_dag(FnKind::ObserveJacY, inputs, jac);
+        self.eval_dag(FnKind::ObserveJacY, per_state(t, y, params, cov), jac);
     }
 
     fn observe_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
-        let inputs = Inputs {
-            t,
-            y,
-            params,
-            cov,
-            ..Inputs::default()
-        };
-        self.eval_dag(FnKind::ObserveJacP, inputs, jac);
+        self.eval_dag(FnKind::ObserveJacP, per_state(t, y, params, cov), jac);
     }
 }
 
-/// Whether a parameter is one a modeler wrote (not lifted or a dose property).
-pub fn is_visible(p: &ir::Param) -> bool {
-    p.origin == ParamOrigin::Individual
+/// The inputs of a per-state function (rhs, observe and their Jacobians).
+fn per_state<'a>(t: f64, y: &'a [f64], params: &'a [f64], cov: &'a [f64]) -> Inputs<'a> {
+    Inputs {
+        t,
+        y,
+        params,
+        cov,
+        ..Inputs::default()
+    }
+}
+
+/// The inputs of a per-subject function (individual and its Jacobians).
+fn per_subject<'a>(t: f64, theta: &'a [f64], eta: &'a [f64], cov: &'a [f64]) -> Inputs<'a> {
+    Inputs {
+        t,
+        theta,
+        eta,
+        cov,
+        ..Inputs::default()
+    }
 }
 
 #[cfg(test)]

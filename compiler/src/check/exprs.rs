@@ -21,6 +21,14 @@ pub(super) enum Ty {
 }
 
 impl Ty {
+    /// The checking type of a value already typed in the IR.
+    fn of(ty: Type) -> Ty {
+        match ty {
+            Type::Bool => Ty::Bool,
+            Type::Real => Ty::Real,
+        }
+    }
+
     fn ir(self) -> Type {
         match self {
             Ty::Bool => Type::Bool,
@@ -408,27 +416,15 @@ impl Checker {
             }
             Sym::Param(id) => {
                 let ty = self.model.params[id.index()].expr.ty;
-                node(
-                    ExprKind::Param(id),
-                    if ty == Type::Bool { Ty::Bool } else { Ty::Real },
-                    span,
-                )
+                node(ExprKind::Param(id), Ty::of(ty), span)
             }
             Sym::DynLocal(id) if block == BlockKind::Dynamics => {
                 let ty = self.model.dynamics[id.index()].expr.ty;
-                node(
-                    ExprKind::Local(id),
-                    if ty == Type::Bool { Ty::Bool } else { Ty::Real },
-                    span,
-                )
+                node(ExprKind::Local(id), Ty::of(ty), span)
             }
             Sym::ObsLocal(id) if block == BlockKind::Observe => {
                 let ty = self.model.observe[id.index()].expr.ty;
-                node(
-                    ExprKind::Local(id),
-                    if ty == Type::Bool { Ty::Bool } else { Ty::Real },
-                    span,
-                )
+                node(ExprKind::Local(id), Ty::of(ty), span)
             }
             Sym::DynLocal(_) | Sym::ObsLocal(_) => {
                 self.error(not_visible(entry.sym.kind()));
