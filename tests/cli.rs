@@ -66,6 +66,38 @@ fn check_reports_model_errors_with_location_and_exit_1() {
 }
 
 #[test]
+fn check_exits_1_with_a_located_diagnostic_on_every_invalid_fixture() {
+    let dir = repo().join("tests/models/err");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 30, "at least 30 invalid models");
+    for path in paths {
+        let rel = path.strip_prefix(repo()).expect("inside the repo");
+        let o = mido(&["check", rel.to_str().expect("utf8 path")]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", rel.display());
+        // `file:line:col` of the first diagnostic.
+        let name = rel.to_str().expect("utf8");
+        let located = err.lines().any(|l| {
+            l.trim_start()
+                .strip_prefix("┌─ ")
+                .and_then(|rest| rest.strip_prefix(name))
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|lc| {
+                    let mut parts = lc.split(':');
+                    parts.next().is_some_and(|l| l.parse::<usize>().is_ok())
+                        && parts.next().is_some_and(|c| c.parse::<usize>().is_ok())
+                })
+        });
+        assert!(located, "{}: no file:line:col in\n{err}", rel.display());
+    }
+}
+
+#[test]
 fn check_of_a_missing_file_is_a_usage_error() {
     let o = mido(&["check", "no/such/model.mido"]);
     assert_eq!(o.status.code(), Some(2));
