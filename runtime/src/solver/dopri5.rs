@@ -359,36 +359,19 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        let o = self.opts;
-        let sk = |yi: f64| o.atol + o.rtol * yi.abs();
-        let (mut dnf, mut dny) = (0.0, 0.0);
-        for (yi, fi) in y.iter().zip(&self.k[0]) {
-            dnf += (fi / sk(*yi)).powi(2);
-            dny += (yi / sk(*yi)).powi(2);
-        }
-        let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
-            1e-6
-        } else {
-            (dny / dnf).sqrt() * 0.01
-        };
-        h = h.min(hmax);
-        for ((yt, yi), ki) in self.ytmp.iter_mut().zip(y).zip(&self.k[0]) {
-            *yt = yi + h * ki;
-        }
-        f(t + h, &self.ytmp, &mut self.k[1]);
+        let (k0, rest) = self.k.split_at_mut(1);
         self.stats.rhs_evals += 1;
-        let mut der2 = 0.0;
-        for ((yi, k2), k1) in y.iter().zip(&self.k[1]).zip(&self.k[0]) {
-            der2 += ((k2 - k1) / sk(*yi)).powi(2);
-        }
-        let der2 = der2.sqrt() / h;
-        let der12 = der2.max(dnf.sqrt());
-        let h1 = if der12 <= 1e-15 || !der12.is_finite() {
-            (h * 1e-3).max(1e-6)
-        } else {
-            (0.01 / der12).powf(0.2)
-        };
-        (100.0 * h).min(h1).min(hmax)
+        super::hairer_initial_step(
+            f,
+            t,
+            y,
+            &k0[0],
+            &mut self.ytmp,
+            &mut rest[0],
+            &self.opts,
+            5,
+            hmax,
+        )
     }
 }
 

@@ -187,3 +187,53 @@ impl fmt::Display for SolverError {
 }
 
 impl std::error::Error for SolverError {}
+
+/// Hairer's starting step (HINIT) for a method of order `order` (Hairer, Nørsett &
+/// Wanner I, II.4): make the first explicit Euler step's change and the
+/// estimated second derivative both small against the tolerance. `f0` is
+/// `f(t, y)`; `ytmp` and `f1` are scratch of the state's length. Returns the
+/// step; costs one evaluation of `f`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn hairer_initial_step<F>(
+    f: &mut F,
+    t: f64,
+    y: &[f64],
+    f0: &[f64],
+    ytmp: &mut [f64],
+    f1: &mut [f64],
+    opts: &SolverOptions,
+    order: i32,
+    hmax: f64,
+) -> f64
+where
+    F: FnMut(f64, &[f64], &mut [f64]),
+{
+    let sk = |yi: f64| opts.atol + opts.rtol * yi.abs();
+    let (mut dnf, mut dny) = (0.0, 0.0);
+    for (yi, fi) in y.iter().zip(f0) {
+        dnf += (fi / sk(*yi)).powi(2);
+        dny += (yi / sk(*yi)).powi(2);
+    }
+    let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
+        1e-6
+    } else {
+        (dny / dnf).sqrt() * 0.01
+    };
+    h = h.min(hmax);
+    for ((yt, yi), fi) in ytmp.iter_mut().zip(y).zip(f0) {
+        *yt = yi + h * fi;
+    }
+    f(t + h, ytmp, f1);
+    let mut der2 = 0.0;
+    for ((yi, b), a) in y.iter().zip(f1.iter()).zip(f0) {
+        der2 += ((b - a) / sk(*yi)).powi(2);
+    }
+    let der2 = der2.sqrt() / h;
+    let der12 = der2.max(dnf.sqrt());
+    let h1 = if der12 <= 1e-15 || !der12.is_finite() {
+        (h * 1e-3).max(1e-6)
+    } else {
+        (0.01 / der12).powf(1.0 / f64::from(order))
+    };
+    (100.0 * h).min(h1).min(hmax)
+}

@@ -441,36 +441,18 @@ impl Rodas {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        let o = self.opts;
-        let sk = |yi: f64| o.atol + o.rtol * yi.abs();
-        let (mut dnf, mut dny) = (0.0, 0.0);
-        for (yi, fi) in y.iter().zip(&self.dy) {
-            dnf += (fi / sk(*yi)).powi(2);
-            dny += (yi / sk(*yi)).powi(2);
-        }
-        let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
-            1e-6
-        } else {
-            (dny / dnf).sqrt() * 0.01
-        };
-        h = h.min(hmax);
-        for ((yt, yi), di) in self.ytmp.iter_mut().zip(y).zip(&self.dy) {
-            *yt = yi + h * di;
-        }
-        f(t + h, &self.ytmp, &mut self.ftmp);
         self.stats.rhs_evals += 1;
-        let mut der2 = 0.0;
-        for ((yi, f1), f0) in y.iter().zip(&self.ftmp).zip(&self.dy) {
-            der2 += ((f1 - f0) / sk(*yi)).powi(2);
-        }
-        let der2 = der2.sqrt() / h;
-        let der12 = der2.max(dnf.sqrt());
-        let h1 = if der12 <= 1e-15 || !der12.is_finite() {
-            (h * 1e-3).max(1e-6)
-        } else {
-            (0.01 / der12).powf(0.25)
-        };
-        (100.0 * h).min(h1).min(hmax)
+        super::hairer_initial_step(
+            f,
+            t,
+            y,
+            &self.dy,
+            &mut self.ytmp,
+            &mut self.ftmp,
+            &self.opts,
+            4,
+            hmax,
+        )
     }
 }
 
