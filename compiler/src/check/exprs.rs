@@ -212,77 +212,76 @@ impl Checker {
             A::Or => BinOp::Or,
         };
         let sym = op.symbol();
-        match op {
-            A::Add | A::Sub | A::Mul | A::Div | A::Pow => {
-                let context = format!("the operands of `{sym}` are numbers");
-                let x = self.lower(a, block);
-                let x = self.expect(x, Ty::Real, &context);
-                let y = self.lower(b, block);
-                let y = self.expect(y, Ty::Real, &context);
-                node(
-                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
-                    Ty::Real,
-                    span,
-                )
-            }
+        // Every operator but equality has fixed operand and result types.
+        let (operand, result, context) = match op {
+            A::Add | A::Sub | A::Mul | A::Div | A::Pow => (
+                Ty::Real,
+                Ty::Real,
+                format!("the operands of `{sym}` are numbers"),
+            ),
             A::Lt | A::Le | A::Gt | A::Ge => {
-                let context = format!("`{sym}` compares numbers");
-                let x = self.lower(a, block);
-                let x = self.expect(x, Ty::Real, &context);
+                (Ty::Real, Ty::Bool, format!("`{sym}` compares numbers"))
+            }
+            A::And | A::Or => (
+                Ty::Bool,
+                Ty::Bool,
+                format!("the operands of `{sym}` are conditions"),
+            ),
+            A::Eq | A::Ne => return self.equality(ir_op, sym, a, b, span, block),
+        };
+        let x = self.lower(a, block);
+        let x = self.expect(x, operand, &context);
+        let y = self.lower(b, block);
+        let y = self.expect(y, operand, &context);
+        node(
+            ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
+            result,
+            span,
+        )
+    }
+
+    /// `==` and `!=`: two numbers, two bools, or a category with a level
+    /// name or a code.
+    fn equality(
+        &mut self,
+        ir_op: BinOp,
+        sym: &str,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        span: Span,
+        block: BlockKind,
+    ) -> Lowered {
+        // A level name may stand on either side of a category.
+        let ((x, tx), (y, ty)) = match (self.category_of(a), self.category_of(b)) {
+            (None, Some(cov)) => {
                 let y = self.lower(b, block);
-                let y = self.expect(y, Ty::Real, &context);
-                node(
-                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
-                    Ty::Bool,
-                    span,
-                )
+                (self.level_or_expr(cov, a, block), y)
             }
-            A::And | A::Or => {
-                let context = format!("the operands of `{sym}` are conditions");
+            (Some(cov), _) => {
                 let x = self.lower(a, block);
-                let x = self.expect(x, Ty::Bool, &context);
-                let y = self.lower(b, block);
-                let y = self.expect(y, Ty::Bool, &context);
-                node(
-                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
-                    Ty::Bool,
-                    span,
-                )
+                (x, self.level_or_expr(cov, b, block))
             }
-            A::Eq | A::Ne => {
-                // A level name may stand on either side of a category.
-                let ((x, tx), (y, ty)) = match (self.category_of(a), self.category_of(b)) {
-                    (None, Some(cov)) => {
-                        let y = self.lower(b, block);
-                        (self.level_or_expr(cov, a, block), y)
-                    }
-                    (Some(cov), _) => {
-                        let x = self.lower(a, block);
-                        (x, self.level_or_expr(cov, b, block))
-                    }
-                    (None, None) => (self.lower(a, block), self.lower(b, block)),
-                };
-                let numeric = |t: Ty| matches!(t, Ty::Real | Ty::Category(_));
-                let ok = tx == Ty::Error
-                    || ty == Ty::Error
-                    || (numeric(tx) && numeric(ty))
-                    || (tx == Ty::Bool && ty == Ty::Bool);
-                if !ok {
-                    self.mismatch(
-                        tx,
-                        ty,
-                        y.span,
-                        &format!("`{sym}` compares values of the same type"),
-                        None,
-                    );
-                }
-                node(
-                    ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
-                    Ty::Bool,
-                    span,
-                )
-            }
+            (None, None) => (self.lower(a, block), self.lower(b, block)),
+        };
+        let numeric = |t: Ty| matches!(t, Ty::Real | Ty::Category(_));
+        let ok = tx == Ty::Error
+            || ty == Ty::Error
+            || (numeric(tx) && numeric(ty))
+            || (tx == Ty::Bool && ty == Ty::Bool);
+        if !ok {
+            self.mismatch(
+                tx,
+                ty,
+                y.span,
+                &format!("`{sym}` compares values of the same type"),
+                None,
+            );
         }
+        node(
+            ExprKind::Binary(ir_op, Box::new(x), Box::new(y)),
+            Ty::Bool,
+            span,
+        )
     }
 
     /// The covariate an expression names, if it is a category covariate.

@@ -316,7 +316,7 @@ impl Checker {
 
     fn finish(mut self) -> (Option<ir::Model>, Vec<Error>) {
         self.errors
-            .sort_by_key(|e| first_span(e).map(|s| (s.start, s.end)));
+            .sort_by_cached_key(|e| first_span(e).map(|s| (s.start, s.end)));
         if !self.errors.is_empty() {
             return (None, self.errors);
         }
@@ -339,7 +339,8 @@ fn placeholder() -> ir::Expr {
     }
 }
 
-/// The main span of an error, to sort errors in file order.
+/// The main span of an error, to sort errors in file order (it renders the
+/// diagnostic, so callers compute it once per error).
 fn first_span(e: &Error) -> Option<Span> {
     e.diagnostic()
         .labels
