@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod data;
+pub mod estimate;
 pub mod events;
 pub mod format;
 pub mod model;

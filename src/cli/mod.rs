@@ -4,6 +4,8 @@
 //! diagnostics say where); 2 usage or file-system errors.
 
 mod check;
+mod estimates;
+mod fit;
 mod output;
 mod simulate;
 
@@ -37,6 +39,9 @@ enum Command {
     },
     /// Simulate a dataset's design with a model's parameter values.
     Simulate(simulate::Args),
+    /// Estimate a model's population parameters from a dataset (FOCEI, FOCE,
+    /// FO, Laplace).
+    Fit(fit::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -58,6 +63,7 @@ pub fn main() -> ExitCode {
             derivatives,
         } => check::run(&model, ir, derivatives),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Fit(args) => fit::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -161,7 +161,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 
 /// The dataset to read: `--data`, else the model's `data` relative to the
 /// model file.
-fn data_path(
+pub(crate) fn data_path(
     model: &Path,
     flag: Option<&Path>,
     declared: Option<&str>,

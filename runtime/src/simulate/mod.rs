@@ -11,7 +11,7 @@
 //! Predictions at a record are taken after processing the record, so a dose
 //! record's prediction includes its own dose.
 
-mod runner;
+pub(crate) mod runner;
 mod table;
 
 pub use table::{SimRow, SimTable};
@@ -269,7 +269,7 @@ fn draw_etas(
     etas
 }
 
-fn run_error(subject: &Subject, e: RunError) -> SimError {
+pub(crate) fn run_error(subject: &Subject, e: RunError) -> SimError {
     let subject = subject.label.clone();
     match e {
         RunError::Events(source) => SimError::Dose { subject, source },

@@ -145,13 +145,32 @@ impl<'m> Runner<'m> {
         obs: &mut Vec<f64>,
     ) -> Result<(), RunError> {
         let model = self.model;
+        let nobs = model.info().observe_len();
+        obs.clear();
+        obs.resize(subject.records.len() * nobs, f64::NAN);
+        self.run_with(theta, subject, etas, |index, t, y, p, cov| {
+            if let Some(out) = obs.get_mut(index * nobs..(index + 1) * nobs) {
+                model.observe(t, y, p, cov, out);
+            }
+        })
+    }
+
+    /// Simulates `subject` from zero states at its first record and calls
+    /// `visit(record index, time, states, params, covariates)` at every
+    /// record, after the record's own dose.
+    pub fn run_with(
+        &mut self,
+        theta: &[f64],
+        subject: &Subject,
+        etas: &SubjectEtas,
+        mut visit: impl FnMut(usize, f64, &[f64], &[f64], &[f64]),
+    ) -> Result<(), RunError> {
+        let model = self.model;
         let info = model.info();
-        let (np, nobs) = (info.params.len(), info.observe_len());
+        let np = info.params.len();
         let records = &subject.records;
         self.params.clear();
         self.params.resize(records.len() * np, 0.0);
-        obs.clear();
-        obs.resize(records.len() * nobs, f64::NAN);
         self.doses.clear();
         for (i, r) in records.iter().enumerate() {
             let p = &mut self.params[i * np..(i + 1) * np];
@@ -224,12 +243,11 @@ impl<'m> Runner<'m> {
                     }
                     Action::SteadyState { index } => self.steady_state(records, index, t)?,
                     Action::Record { index } => {
-                        if let (Some(p), Some(out), Some(r)) = (
+                        if let (Some(p), Some(r)) = (
                             self.params.get(index * np..(index + 1) * np),
-                            obs.get_mut(index * nobs..(index + 1) * nobs),
                             records.get(index),
                         ) {
-                            model.observe(t, &self.y, p, &r.covariates, out);
+                            visit(index, t, &self.y, p, &r.covariates);
                         }
                         next = index + 1;
                     }

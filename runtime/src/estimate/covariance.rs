@@ -1,0 +1,202 @@
+//! The covariance step: the asymptotic covariance of the natural
+//! parameters `ψ` (estimated thetas, OMEGA entries).
+//!
+//! With `OFV(ψ) = Σᵢ OFVᵢ(ψ)` (−2·log-likelihood, modes re-estimated at
+//! every point):
+//!
+//! - `R = ½·∇²OFV` (observed information), by central second differences
+//!   with steps `hₖ = 1e-3·|ψₖ|` (1e-5 at zero);
+//! - `S = Σᵢ (½∇OFVᵢ)(½∇OFVᵢ)ᵀ` (cross-product of the subjects' scores),
+//!   the subject gradients by central differences with the same steps;
+//! - covariance `R⁻¹ S R⁻¹` (default, robust to misspecification), `R⁻¹`
+//!   or `S⁻¹` on request — NONMEM's `MATRIX` options.
+
+use super::params::Packing;
+use super::{FitError, Problem};
+use nalgebra::{DMatrix, SymmetricEigen};
+
+/// Which matrix the covariance is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CovarianceKind {
+    /// `R⁻¹ S R⁻¹`.
+    #[default]
+    Sandwich,
+    /// `R⁻¹`.
+    R,
+    /// `S⁻¹`.
+    S,
+    /// No covariance step.
+    None,
+}
+
+impl CovarianceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CovarianceKind::Sandwich => "R⁻¹SR⁻¹ (sandwich)",
+            CovarianceKind::R => "R⁻¹",
+            CovarianceKind::S => "S⁻¹",
+            CovarianceKind::None => "none",
+        }
+    }
+}
+
+/// A successful covariance step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Covariance {
+    pub kind: CovarianceKind,
+    /// Row-major, `ψ × ψ`.
+    pub matrix: Vec<f64>,
+    pub se: Vec<f64>,
+    /// Row-major correlation matrix.
+    pub correlation: Vec<f64>,
+    /// Largest over smallest eigenvalue of the correlation matrix.
+    pub condition_number: f64,
+}
+
+/// Why the covariance step failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CovarianceFailure {
+    /// R is not positive definite: the objective is not at a minimum, or
+    /// the parameters are not identifiable from the data.
+    RNotPositiveDefinite { smallest_eigenvalue: f64 },
+    /// S is singular (fewer subjects than parameters, or a parameter no
+    /// subject informs).
+    SSingular,
+    /// The objective was not finite at a point of the finite differences.
+    NonFiniteObjective,
+}
+
+impl std::fmt::Display for CovarianceFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CovarianceFailure::RNotPositiveDefinite { smallest_eigenvalue } => write!(
+                f,
+                "the R matrix (Hessian) is not positive definite (smallest eigenvalue {smallest_eigenvalue:.3e}): the fit is not at a minimum or a parameter is not identifiable"
+            ),
+            CovarianceFailure::SSingular => {
+                write!(f, "the S matrix is singular: some parameter is not informed by any subject")
+            }
+            CovarianceFailure::NonFiniteObjective => write!(
+                f,
+                "the objective was not finite near the estimates (a parameter is at the edge of its feasible range)"
+            ),
+        }
+    }
+}
+
+fn steps(psi: &[f64]) -> Vec<f64> {
+    psi.iter()
+        .map(|p| if *p == 0.0 { 1e-5 } else { 1e-3 * p.abs() })
+        .collect()
+}
+
+/// Runs the covariance step at `psi` (modes warm-started from `etas`).
+pub(crate) fn compute(
+    problem: &Problem<'_>,
+    packing: &Packing,
+    psi: &[f64],
+    etas: &[Vec<f64>],
+    kind: CovarianceKind,
+) -> Result<Result<Covariance, CovarianceFailure>, FitError> {
+    let n = psi.len();
+    let h = steps(psi);
+    let eval = |p: &[f64]| -> Result<(f64, Vec<f64>), FitError> {
+        let (theta, omega) = packing.from_psi(p);
+        let v = problem.evaluate(&theta, &omega, etas)?;
+        Ok((v.total, v.subjects.iter().map(|s| s.ofv).collect()))
+    };
+    let (f0, _) = eval(psi)?;
+    let mut hess = DMatrix::zeros(n, n);
+    let mut scores = DMatrix::zeros(etas.len(), n);
+    let mut p = psi.to_vec();
+    for i in 0..n {
+        p[i] = psi[i] + h[i];
+        let (fp, sp) = eval(&p)?;
+        p[i] = psi[i] - h[i];
+        let (fm, sm) = eval(&p)?;
+        p[i] = psi[i];
+        if !(fp.is_finite() && fm.is_finite()) {
+            return Ok(Err(CovarianceFailure::NonFiniteObjective));
+        }
+        hess[(i, i)] = (fp - 2.0 * f0 + fm) / (h[i] * h[i]);
+        for (s, (a, b)) in sp.iter().zip(&sm).enumerate() {
+            scores[(s, i)] = 0.5 * (a - b) / (2.0 * h[i]);
+        }
+    }
+    for i in 0..n {
+        for j in 0..i {
+            let mut corner = |si: f64, sj: f64| -> Result<f64, FitError> {
+                p[i] = psi[i] + si * h[i];
+                p[j] = psi[j] + sj * h[j];
+                let (f, _) = eval(&p)?;
+                p[i] = psi[i];
+                p[j] = psi[j];
+                Ok(f)
+            };
+            let v = (corner(1.0, 1.0)? - corner(1.0, -1.0)? - corner(-1.0, 1.0)?
+                + corner(-1.0, -1.0)?)
+                / (4.0 * h[i] * h[j]);
+            if !v.is_finite() {
+                return Ok(Err(CovarianceFailure::NonFiniteObjective));
+            }
+            hess[(i, j)] = v;
+            hess[(j, i)] = v;
+        }
+    }
+    let r = 0.5 * hess;
+    let s = scores.transpose() * &scores;
+    Ok(from_matrices(&r, &s, kind))
+}
+
+/// The covariance from `R` and `S`.
+pub(crate) fn from_matrices(
+    r: &DMatrix<f64>,
+    s: &DMatrix<f64>,
+    kind: CovarianceKind,
+) -> Result<Covariance, CovarianceFailure> {
+    let n = r.nrows();
+    let r_inv = || -> Result<DMatrix<f64>, CovarianceFailure> {
+        r.clone().cholesky().map(|c| c.inverse()).ok_or_else(|| {
+            let smallest = SymmetricEigen::new(r.clone())
+                .eigenvalues
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            CovarianceFailure::RNotPositiveDefinite {
+                smallest_eigenvalue: smallest,
+            }
+        })
+    };
+    let cov = match kind {
+        CovarianceKind::Sandwich | CovarianceKind::None => {
+            let ri = r_inv()?;
+            &ri * s * &ri
+        }
+        CovarianceKind::R => r_inv()?,
+        CovarianceKind::S => s
+            .clone()
+            .cholesky()
+            .map(|c| c.inverse())
+            .ok_or(CovarianceFailure::SSingular)?,
+    };
+    let se: Vec<f64> = (0..n).map(|i| cov[(i, i)].max(0.0).sqrt()).collect();
+    let corr = DMatrix::from_fn(n, n, |i, j| {
+        let d = se[i] * se[j];
+        if d > 0.0 {
+            cov[(i, j)] / d
+        } else {
+            f64::NAN
+        }
+    });
+    let eig = SymmetricEigen::new(corr.clone()).eigenvalues;
+    let (lo, hi) = eig.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    });
+    Ok(Covariance {
+        kind,
+        matrix: cov.transpose().as_slice().to_vec(),
+        se,
+        correlation: corr.transpose().as_slice().to_vec(),
+        condition_number: if lo > 0.0 { hi / lo } else { f64::INFINITY },
+    })
+}

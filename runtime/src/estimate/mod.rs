@@ -1,0 +1,492 @@
+//! Population estimation: FOCE with interaction (FOCEI), FOCE, FO and
+//! Laplace; covariance step; conditional estimates and residual
+//! diagnostics.
+//!
+//! Layout:
+//! - `sensitivity`: the model extended with ∂y/∂η (forward sensitivities);
+//! - `predict`: a subject's residuals and their eta derivatives;
+//! - `residual`: one observation's residual and variance per error model;
+//! - `objective`: the inner problem and a subject's objective contribution;
+//! - `params`: the unconstrained and natural parameter vectors;
+//! - `outer`: BFGS over the unconstrained vector;
+//! - `covariance`: R, S and the sandwich;
+//! - `diagnostics`: PRED, IPRED, WRES, CWRES, IWRES and shrinkage.
+//!
+//! Determinism: subjects are evaluated in parallel (rayon) but each
+//! subject's computation depends only on its own inputs, and the objective
+//! is summed in subject order, so results do not depend on thread count.
+
+mod covariance;
+mod diagnostics;
+mod objective;
+mod outer;
+mod params;
+mod predict;
+mod residual;
+mod sensitivity;
+
+pub use covariance::{Covariance, CovarianceFailure, CovarianceKind};
+pub use diagnostics::{DiagnosticRow, Diagnostics};
+pub use outer::{Iteration, Status};
+pub use params::{PackError, Packing, PsiEntry};
+pub use sensitivity::Sensitized;
+
+use crate::data::Dataset;
+use crate::model::Model;
+use crate::simulate::SimError;
+use crate::solver::SolverOptions;
+use nalgebra::DMatrix;
+use objective::{subject_objective, OmegaFactors, SubjectObjective};
+use predict::{Derivatives, Observations, Workspace};
+use rayon::prelude::*;
+use std::fmt;
+
+/// Estimation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// First-order conditional estimation with interaction (NONMEM
+    /// `METHOD=1 INTERACTION`).
+    #[default]
+    Focei,
+    /// First-order conditional estimation (`METHOD=1`): residual variance
+    /// at the population prediction.
+    Foce,
+    /// First order (`METHOD=0`): the model linearized at η = 0.
+    Fo,
+    /// Laplace: the exact Hessian of the individual objective at the mode.
+    Laplace,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Focei => "FOCEI",
+            Method::Foce => "FOCE",
+            Method::Fo => "FO",
+            Method::Laplace => "Laplace",
+        }
+    }
+}
+
+/// Options of a fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOptions {
+    pub method: Method,
+    pub solver: SolverOptions,
+    pub max_iterations: usize,
+    pub covariance: CovarianceKind,
+    /// Starting values `(theta, omega row-major n_eta × n_eta)` in place
+    /// of the model's.
+    pub start: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            method: Method::Focei,
+            solver: SolverOptions::default(),
+            max_iterations: 500,
+            covariance: CovarianceKind::Sandwich,
+            start: None,
+        }
+    }
+}
+
+/// Why a fit could not run. Failures inside the search (a subject whose
+/// ODE fails at a trial point) are not errors: the point is treated as
+/// infeasible and the search steps back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FitError {
+    Pack(PackError),
+    /// A subject could not be simulated at the initial estimates (or at a
+    /// point the search had accepted).
+    Simulation(SimError),
+    /// The objective is not finite at the initial estimates.
+    InitialObjective,
+    /// The dataset has no observation to fit.
+    NoObservations,
+    /// `theta`/`omega` given as starting values do not fit the model.
+    StartLength {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+}
+
+impl fmt::Display for FitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FitError::Pack(PackError::ThetaOutOfBounds { name, value }) => write!(
+                f,
+                "the initial value of `{name}` ({value}) is not inside its bounds"
+            ),
+            FitError::Pack(PackError::OmegaNotPositiveDefinite { etas }) => write!(
+                f,
+                "the initial OMEGA block of {} is not positive definite",
+                etas.join(", ")
+            ),
+            FitError::Pack(PackError::OccasionLevel { eta }) => write!(
+                f,
+                "`{eta}` varies between occasions; `fit` estimates subject-level random effects only (for now)"
+            ),
+            FitError::Simulation(e) => write!(f, "{e}"),
+            FitError::InitialObjective => write!(
+                f,
+                "the objective function is not finite at the initial estimates (a variance is zero or negative, or a prediction is not finite): check the initial values"
+            ),
+            FitError::NoObservations => write!(f, "the dataset has no observation records (EVID 0 with MDV 0) to fit"),
+            FitError::StartLength {
+                what,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the starting values have {found} {what} values, the model has {expected}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FitError {}
+
+/// The conditional estimates of one subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectEstimate {
+    pub label: String,
+    pub eta: Vec<f64>,
+    /// The subject's objective contribution.
+    pub ofv: f64,
+}
+
+/// Everything a fit produced.
+#[derive(Debug, Clone)]
+pub struct FitResult {
+    pub method: Method,
+    pub theta: Vec<f64>,
+    /// OMEGA, row-major `n_eta × n_eta`.
+    pub omega: Vec<f64>,
+    /// −2·log-likelihood without the `n·log 2π` constant (NONMEM's).
+    pub ofv: f64,
+    pub initial_ofv: f64,
+    /// Observations in the likelihood.
+    pub n_obs: usize,
+    pub status: Status,
+    /// Estimated thetas that ended on a bound (after one restart).
+    pub on_bounds: Vec<usize>,
+    pub restarted: bool,
+    pub iterations: usize,
+    pub evaluations: usize,
+    pub subjects: Vec<SubjectEstimate>,
+    /// Natural parameters and what they are.
+    pub psi: Vec<f64>,
+    pub psi_labels: Vec<PsiEntry>,
+    pub covariance: Option<Result<Covariance, CovarianceFailure>>,
+    pub diagnostics: Diagnostics,
+    pub log: Vec<Iteration>,
+}
+
+impl FitResult {
+    /// The objective with the `n·log 2π` constant.
+    pub fn ofv_with_constant(&self) -> f64 {
+        self.ofv + self.n_obs as f64 * (2.0 * std::f64::consts::PI).ln()
+    }
+
+    /// Number of estimated parameters.
+    pub fn n_estimated(&self) -> usize {
+        self.psi.len()
+    }
+
+    /// Akaike's criterion from the objective with its constant.
+    pub fn aic(&self) -> f64 {
+        self.ofv_with_constant() + 2.0 * self.n_estimated() as f64
+    }
+
+    /// Bayesian criterion (number of observations as sample size).
+    pub fn bic(&self) -> f64 {
+        self.ofv_with_constant() + self.n_estimated() as f64 * (self.n_obs as f64).ln()
+    }
+}
+
+/// The data and model of a fit, and the objective over its parameters.
+pub(crate) struct Problem<'m> {
+    model: &'m dyn Model,
+    sensitized: &'m Sensitized<'m>,
+    data: &'m Dataset,
+    obs: Vec<Observations>,
+    how: Vec<Derivatives>,
+    method: Method,
+    solver: SolverOptions,
+}
+
+/// The objective at one point: total and per subject.
+#[derive(Debug, Clone)]
+pub(crate) struct PointValue {
+    pub total: f64,
+    pub subjects: Vec<SubjectObjective>,
+}
+
+impl<'m> Problem<'m> {
+    fn new(
+        model: &'m dyn Model,
+        sensitized: &'m Sensitized<'m>,
+        data: &'m Dataset,
+        method: Method,
+        solver: SolverOptions,
+        theta: &[f64],
+    ) -> Self {
+        let obs: Vec<Observations> = data.subjects.iter().map(Observations::of).collect();
+        let ws = Workspace::new(model, sensitized, solver);
+        let how = data
+            .subjects
+            .iter()
+            .map(|s| ws.derivatives(theta, s))
+            .collect();
+        Problem {
+            model,
+            sensitized,
+            data,
+            obs,
+            how,
+            method,
+            solver,
+        }
+    }
+
+    fn n_obs(&self) -> usize {
+        self.obs.iter().map(Observations::len).sum()
+    }
+
+    /// The objective at `theta`, `omega`, each subject's inner problem
+    /// started from `start[i]`. Non-finite when `omega` is not positive
+    /// definite or a subject's objective is not finite; an error only when
+    /// a subject cannot be simulated.
+    fn evaluate(
+        &self,
+        theta: &[f64],
+        omega: &DMatrix<f64>,
+        start: &[Vec<f64>],
+    ) -> Result<PointValue, FitError> {
+        let Some(om) = OmegaFactors::new(omega.clone()) else {
+            return Ok(PointValue {
+                total: f64::INFINITY,
+                subjects: start
+                    .iter()
+                    .map(|e| SubjectObjective {
+                        ofv: f64::INFINITY,
+                        eta: e.clone(),
+                        iterations: 0,
+                    })
+                    .collect(),
+            });
+        };
+        let results: Vec<Result<SubjectObjective, FitError>> = self
+            .data
+            .subjects
+            .par_iter()
+            .enumerate()
+            .map_init(
+                || Workspace::new(self.model, self.sensitized, self.solver),
+                |ws, (i, subject)| {
+                    if self.obs[i].len() == 0 {
+                        return Ok(SubjectObjective {
+                            ofv: 0.0,
+                            eta: start[i].clone(),
+                            iterations: 0,
+                        });
+                    }
+                    subject_objective(
+                        ws,
+                        theta,
+                        &om,
+                        subject,
+                        &self.obs[i],
+                        self.how[i],
+                        self.method,
+                        &start[i],
+                    )
+                },
+            )
+            .collect();
+        let mut subjects = Vec::with_capacity(results.len());
+        let mut total = 0.0;
+        for r in results {
+            match r {
+                Ok(s) => {
+                    total += s.ofv;
+                    subjects.push(s);
+                }
+                // A subject that cannot be simulated at a trial point makes
+                // the point infeasible.
+                Err(FitError::Simulation(_)) => {
+                    total = f64::INFINITY;
+                    subjects.push(SubjectObjective {
+                        ofv: f64::INFINITY,
+                        eta: vec![0.0; omega.nrows()],
+                        iterations: 0,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(PointValue { total, subjects })
+    }
+}
+
+/// The objective over the optimizer's vector, warm-starting every subject
+/// from the modes at the current iterate.
+struct Search<'p, 'm> {
+    problem: &'p Problem<'m>,
+    packing: &'p Packing,
+    anchor_etas: Vec<Vec<f64>>,
+}
+
+impl outer::Objective for Search<'_, '_> {
+    fn eval(&mut self, x: &[f64], anchor: bool) -> Result<f64, FitError> {
+        let (theta, omega) = self.packing.from_x(x);
+        let v = self.problem.evaluate(&theta, &omega, &self.anchor_etas)?;
+        if anchor && v.total.is_finite() {
+            self.anchor_etas = v.subjects.into_iter().map(|s| s.eta).collect();
+        }
+        Ok(v.total)
+    }
+}
+
+/// Fits `model` to `data`. `progress` sees every outer iteration.
+pub fn fit(
+    model: &dyn Model,
+    data: &Dataset,
+    opts: &FitOptions,
+    progress: &mut dyn FnMut(&Iteration),
+) -> Result<FitResult, FitError> {
+    let info = model.info();
+    let mut packing = Packing::new(info).map_err(FitError::Pack)?;
+    let ne = info.etas.len();
+    if let Some((theta, omega)) = &opts.start {
+        if theta.len() != info.thetas.len() {
+            return Err(FitError::StartLength {
+                what: "theta",
+                expected: info.thetas.len(),
+                found: theta.len(),
+            });
+        }
+        if omega.len() != ne * ne {
+            return Err(FitError::StartLength {
+                what: "omega",
+                expected: ne * ne,
+                found: omega.len(),
+            });
+        }
+        packing.set_start(theta, &DMatrix::from_row_slice(ne, ne, omega));
+    }
+    let sensitized = Sensitized::new(model);
+    let problem = Problem::new(
+        model,
+        &sensitized,
+        data,
+        opts.method,
+        opts.solver,
+        packing.start_theta(),
+    );
+    if problem.n_obs() == 0 {
+        return Err(FitError::NoObservations);
+    }
+    let x0 = packing.to_x(packing.start_theta(), packing.start_omega());
+    let mut search = Search {
+        problem: &problem,
+        packing: &packing,
+        anchor_etas: vec![vec![0.0; ne]; data.subjects.len()],
+    };
+    let mut log = Vec::new();
+    let mut record = |it: &Iteration| {
+        progress(it);
+        log.push(it.clone());
+    };
+    let outer_opts = outer::Options {
+        max_iterations: opts.max_iterations,
+    };
+    let initial = {
+        let (t, o) = packing.from_x(&x0);
+        problem.evaluate(&t, &o, &search.anchor_etas)?.total
+    };
+    if !initial.is_finite() {
+        return Err(FitError::InitialObjective);
+    }
+    let mut outcome = outer::minimize(&mut search, &x0, &outer_opts, &mut record)?;
+    let mut restarted = false;
+    {
+        let (theta, _) = packing.from_x(&outcome.x);
+        if !packing.thetas_on_bounds(&theta).is_empty() {
+            // Stopped on a bound: try once more from a point moved back
+            // inside, and keep the better end.
+            restarted = true;
+            let x1: Vec<f64> = outcome
+                .x
+                .iter()
+                .zip(&x0)
+                .map(|(x, s)| 0.5 * (x + s))
+                .collect();
+            let second = outer::minimize(&mut search, &x1, &outer_opts, &mut record)?;
+            if second.ofv < outcome.ofv {
+                outcome = second;
+            }
+        }
+    }
+    let (theta, omega) = packing.from_x(&outcome.x);
+    // Final modes, from the anchor of the last iterate.
+    let final_value = problem.evaluate(&theta, &omega, &search.anchor_etas)?;
+    let on_bounds = packing.thetas_on_bounds(&theta);
+    let psi = packing.to_psi(&theta, &omega);
+    let etas: Vec<Vec<f64>> = final_value.subjects.iter().map(|s| s.eta.clone()).collect();
+    let covariance = match opts.covariance {
+        CovarianceKind::None => None,
+        kind => Some(covariance::compute(&problem, &packing, &psi, &etas, kind)?),
+    };
+    let diagnostics = diagnostics::compute(&problem, &theta, &omega, &etas)?;
+    let subjects = data
+        .subjects
+        .iter()
+        .zip(&final_value.subjects)
+        .map(|(s, v)| SubjectEstimate {
+            label: s.label.clone(),
+            eta: v.eta.clone(),
+            ofv: v.ofv,
+        })
+        .collect();
+    Ok(FitResult {
+        method: opts.method,
+        theta,
+        omega: omega.transpose().as_slice().to_vec(),
+        ofv: final_value.total,
+        initial_ofv: initial,
+        n_obs: problem.n_obs(),
+        status: outcome.status,
+        on_bounds,
+        restarted,
+        iterations: outcome.iterations,
+        evaluations: outcome.evaluations,
+        subjects,
+        psi,
+        psi_labels: packing.psi_labels(),
+        covariance,
+        diagnostics,
+        log,
+    })
+}
+
+/// The objective at given parameters (no estimation): for checking a
+/// model against a reference objective value.
+pub fn objective_at(
+    model: &dyn Model,
+    data: &Dataset,
+    method: Method,
+    solver: SolverOptions,
+    theta: &[f64],
+    omega: &[f64],
+) -> Result<f64, FitError> {
+    let ne = model.info().etas.len();
+    let sensitized = Sensitized::new(model);
+    let problem = Problem::new(model, &sensitized, data, method, solver, theta);
+    let omega = DMatrix::from_row_slice(ne, ne, omega);
+    let start = vec![vec![0.0; ne]; data.subjects.len()];
+    Ok(problem.evaluate(theta, &omega, &start)?.total)
+}

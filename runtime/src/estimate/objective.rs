@@ -1,0 +1,298 @@
+//! One subject's contribution to the objective function, and the inner
+//! problem (the subject's mode of the random effects) it needs.
+//!
+//! Notation (docs/estimation.md has the derivations): `r_j`, `V_j` the
+//! residual and variance of observation `j`, `g_j = ∂f_j/∂η`, `∂V_j/∂η`;
+//! the individual objective is
+//!
+//! ```text
+//! L(η) = Σ_j [ log V_j + r_j² / V_j ] + ηᵀ Ω⁻¹ η
+//! ```
+//!
+//! and the approximate half-Hessian `A(η) = Ω⁻¹ + Σ_j [ g_j g_jᵀ / V_j +
+//! ½ ∂V_j ∂V_jᵀ / V_j² ]` (expected information, always positive
+//! definite). Contributions, in NONMEM's convention (no `log 2π`):
+//!
+//! - FOCEI: `L(η̂) + log|Ω| + log|A(η̂)|`;
+//! - FOCE: the same with `V_j` fixed at the population prediction (η = 0),
+//!   so that `∂V = 0`;
+//! - Laplace: `A` replaced by half the exact Hessian of `L` at `η̂`;
+//! - FO: `log|C| + r₀ᵀ C⁻¹ r₀` with `C = G₀ Ω G₀ᵀ + diag(V₀)` at η = 0.
+
+use super::predict::{Derivatives, Evaluation, Observations, Workspace};
+use super::{FitError, Method};
+use crate::data::Subject;
+use nalgebra::{DMatrix, DVector};
+
+/// Most Newton iterations of the inner problem.
+const INNER_MAX_ITERATIONS: usize = 200;
+/// The inner problem has converged when the Newton decrement (the
+/// predicted decrease of `L`) is below this, in objective units.
+const INNER_DECREMENT: f64 = 1e-14;
+/// Below this Newton decrement the full step is taken without a line
+/// search.
+const INNER_FULL_STEP: f64 = 1e-6;
+/// Halvings of the inner step before giving up on a decrease.
+const INNER_MAX_HALVINGS: usize = 40;
+
+/// Omega and what the objective needs of it.
+#[derive(Debug, Clone)]
+pub(crate) struct OmegaFactors {
+    pub omega: DMatrix<f64>,
+    pub inverse: DMatrix<f64>,
+    pub log_det: f64,
+}
+
+impl OmegaFactors {
+    /// `None` when `omega` is not positive definite.
+    pub fn new(omega: DMatrix<f64>) -> Option<Self> {
+        let n = omega.nrows();
+        if n == 0 {
+            return Some(OmegaFactors {
+                omega,
+                inverse: DMatrix::zeros(0, 0),
+                log_det: 0.0,
+            });
+        }
+        let chol = omega.clone().cholesky()?;
+        let log_det = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+        let inverse = chol.inverse();
+        log_det.is_finite().then_some(OmegaFactors {
+            omega,
+            inverse,
+            log_det,
+        })
+    }
+}
+
+/// One subject's result at given population parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SubjectObjective {
+    /// Contribution to the objective (NONMEM convention).
+    pub ofv: f64,
+    /// The mode of the random effects (conditional estimates; for FO the
+    /// zeros the objective is evaluated at).
+    pub eta: Vec<f64>,
+    pub iterations: usize,
+}
+
+/// `L(η)`, its gradient and the half-Hessian approximation `A(η)` from an
+/// evaluation (`fixed_v`: FOCE's population variances).
+fn individual_objective(
+    ev: &Evaluation,
+    eta: &[f64],
+    om: &OmegaFactors,
+    fixed_v: Option<&[f64]>,
+    with_derivatives: bool,
+) -> (f64, DVector<f64>, DMatrix<f64>) {
+    let ne = eta.len();
+    let e = DVector::from_column_slice(eta);
+    let oe = &om.inverse * &e;
+    let mut l = e.dot(&oe);
+    let mut grad = 2.0 * oe;
+    let mut a = om.inverse.clone();
+    for (j, res) in ev.res.iter().enumerate() {
+        let v = fixed_v.map_or(res.v, |v| v[j]);
+        l += v.ln() + res.r * res.r / v;
+        if !with_derivatives {
+            continue;
+        }
+        let g = &ev.g[j * ne..(j + 1) * ne];
+        let dv = &ev.dv[j * ne..(j + 1) * ne];
+        let interaction = fixed_v.is_none();
+        let cv = 1.0 / v - res.r * res.r / (v * v);
+        for k in 0..ne {
+            grad[k] += -2.0 * res.r * g[k] / v + if interaction { cv * dv[k] } else { 0.0 };
+            for m in 0..ne {
+                a[(k, m)] += g[k] * g[m] / v
+                    + if interaction {
+                        0.5 * dv[k] * dv[m] / (v * v)
+                    } else {
+                        0.0
+                    };
+            }
+        }
+    }
+    (l, grad, a)
+}
+
+/// `log|A|` by Cholesky; `None` when `A` is not positive definite.
+fn log_det_pd(a: &DMatrix<f64>) -> Option<f64> {
+    if a.nrows() == 0 {
+        return Some(0.0);
+    }
+    let chol = a.clone().cholesky()?;
+    let v = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+    v.is_finite().then_some(v)
+}
+
+/// The non-finite objective value a failed evaluation contributes, so the
+/// outer search steps back.
+fn infeasible(eta: Vec<f64>, iterations: usize) -> SubjectObjective {
+    SubjectObjective {
+        ofv: f64::INFINITY,
+        eta,
+        iterations,
+    }
+}
+
+/// A subject's objective contribution under `method`, with the inner
+/// problem started from `eta_start`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn subject_objective(
+    ws: &mut Workspace<'_>,
+    theta: &[f64],
+    om: &OmegaFactors,
+    subject: &Subject,
+    obs: &Observations,
+    how: Derivatives,
+    method: Method,
+    eta_start: &[f64],
+) -> Result<SubjectObjective, FitError> {
+    let ne = eta_start.len();
+    let zeros = vec![0.0; ne];
+    match method {
+        Method::Fo => {
+            let mut ev = Evaluation::default();
+            ws.evaluate(theta, &zeros, subject, obs, how, &mut ev)?;
+            Ok(SubjectObjective {
+                ofv: fo_objective(&ev, om).unwrap_or(f64::INFINITY),
+                eta: zeros,
+                iterations: 0,
+            })
+        }
+        Method::Focei | Method::Foce | Method::Laplace => {
+            let fixed_v: Option<Vec<f64>> = if method == Method::Foce {
+                let mut ev = Evaluation::default();
+                ws.residuals(theta, &zeros, subject, obs, &mut ev)?;
+                Some(ev.res.iter().map(|r| r.v).collect())
+            } else {
+                None
+            };
+            let fv = fixed_v.as_deref();
+            let mut eta = eta_start.to_vec();
+            let mut ev = Evaluation::default();
+            let mut trial = Evaluation::default();
+            let mut iterations = 0;
+            let (mut l, mut a) = loop {
+                ws.evaluate(theta, &eta, subject, obs, how, &mut ev)?;
+                let (l, grad, a) = individual_objective(&ev, &eta, om, fv, true);
+                if !l.is_finite() || !grad.iter().all(|g| g.is_finite()) {
+                    if iterations == 0 && eta.iter().any(|&e| e != 0.0) {
+                        // A warm start from another parameter set may be
+                        // infeasible here: start again from zero.
+                        eta.fill(0.0);
+                        iterations += 1;
+                        continue;
+                    }
+                    return Ok(infeasible(eta, iterations));
+                }
+                let Some(chol) = a.clone().cholesky() else {
+                    return Ok(infeasible(eta, iterations));
+                };
+                // Newton step on L with Hessian 2A.
+                let step = chol.solve(&(-0.5 * &grad));
+                let decrement = -grad.dot(&step);
+                if decrement <= INNER_DECREMENT || iterations >= INNER_MAX_ITERATIONS {
+                    break (l, a);
+                }
+                iterations += 1;
+                if decrement < INNER_FULL_STEP {
+                    // Close to the mode the Newton step is reliable, and the
+                    // decrease it makes is at the level of the solver's
+                    // noise in L: take it without a line search.
+                    for (e, d) in eta.iter_mut().zip(step.iter()) {
+                        *e += d;
+                    }
+                    continue;
+                }
+                let mut alpha = 1.0;
+                let mut moved = false;
+                for _ in 0..INNER_MAX_HALVINGS {
+                    let cand: Vec<f64> = eta
+                        .iter()
+                        .zip(step.iter())
+                        .map(|(e, d)| e + alpha * d)
+                        .collect();
+                    ws.residuals(theta, &cand, subject, obs, &mut trial)?;
+                    let (lc, _, _) = individual_objective(&trial, &cand, om, fv, false);
+                    if lc.is_finite() && lc <= l - 1e-4 * alpha * decrement {
+                        eta = cand;
+                        moved = true;
+                        break;
+                    }
+                    alpha *= 0.5;
+                }
+                if !moved {
+                    // No decrease along the Newton direction: at the mode to
+                    // rounding.
+                    break (l, a);
+                }
+            };
+            if method == Method::Laplace {
+                match laplace_half_hessian(ws, theta, om, subject, obs, how, &eta)? {
+                    Some(h) => a = h,
+                    None => l = f64::INFINITY,
+                }
+            }
+            let ofv = match log_det_pd(&a) {
+                Some(ld) => l + om.log_det + ld,
+                None => f64::INFINITY,
+            };
+            Ok(SubjectObjective {
+                ofv,
+                eta,
+                iterations,
+            })
+        }
+    }
+}
+
+/// Half the Hessian of `L` at `eta`, by central differences of its exact
+/// gradient (step 1e-4 per eta), symmetrized; `None` when not positive
+/// definite.
+fn laplace_half_hessian(
+    ws: &mut Workspace<'_>,
+    theta: &[f64],
+    om: &OmegaFactors,
+    subject: &Subject,
+    obs: &Observations,
+    how: Derivatives,
+    eta: &[f64],
+) -> Result<Option<DMatrix<f64>>, FitError> {
+    let ne = eta.len();
+    let mut h = DMatrix::zeros(ne, ne);
+    let mut ev = Evaluation::default();
+    let mut e = eta.to_vec();
+    for k in 0..ne {
+        let step = 1e-4 * eta[k].abs().max(1.0);
+        e[k] = eta[k] + step;
+        ws.evaluate(theta, &e, subject, obs, how, &mut ev)?;
+        let (_, gp, _) = individual_objective(&ev, &e, om, None, true);
+        e[k] = eta[k] - step;
+        ws.evaluate(theta, &e, subject, obs, how, &mut ev)?;
+        let (_, gm, _) = individual_objective(&ev, &e, om, None, true);
+        e[k] = eta[k];
+        for m in 0..ne {
+            h[(m, k)] = (gp[m] - gm[m]) / (2.0 * step);
+        }
+    }
+    let half = 0.25 * (&h + h.transpose());
+    Ok(log_det_pd(&half).map(|_| half))
+}
+
+/// FO: the marginal likelihood of the model linearized at η = 0.
+fn fo_objective(ev: &Evaluation, om: &OmegaFactors) -> Option<f64> {
+    let n = ev.res.len();
+    let ne = om.omega.nrows();
+    let g = DMatrix::from_row_slice(n, ne, &ev.g);
+    let mut c = &g * &om.omega * g.transpose();
+    for (j, r) in ev.res.iter().enumerate() {
+        c[(j, j)] += r.v;
+    }
+    let r = DVector::from_iterator(n, ev.res.iter().map(|r| r.r));
+    let chol = c.cholesky()?;
+    let log_det = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+    let ofv = log_det + r.dot(&chol.solve(&r));
+    ofv.is_finite().then_some(ofv)
+}

@@ -1,0 +1,289 @@
+//! `mido fit MODEL`: population estimation, with a NONMEM-familiar summary
+//! on stdout and machine-readable results in the output directory.
+
+use super::estimates::{self, Estimates};
+use super::output::OutDir;
+use super::simulate::{data_path, EngineArg};
+use super::{load_model, Failure};
+use mido_compiler::{lower_to_engine, CompileError};
+use mido_runtime::data::{DataSpec, Dataset};
+use mido_runtime::estimate::{fit, CovarianceKind, FitOptions, FitResult, Iteration, Method};
+use mido_runtime::model::Model;
+use mido_runtime::solver::SolverOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model file (.mido).
+    model: PathBuf,
+    /// NONMEM-format dataset; default: the file the model names with `data`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Estimation method.
+    #[arg(long, value_enum, default_value_t = MethodArg::Focei)]
+    method: MethodArg,
+    /// Output directory; default: `<model>-fit` beside the model file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace results already in the output directory.
+    #[arg(long)]
+    force: bool,
+    /// Starting values from an earlier fit's estimates.json.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Covariance step: the sandwich R⁻¹SR⁻¹, R⁻¹, S⁻¹, or none.
+    #[arg(long, value_enum, default_value_t = CovArg::Sandwich)]
+    covariance: CovArg,
+    /// Most outer (BFGS) iterations.
+    #[arg(long, default_value_t = 500)]
+    max_iterations: usize,
+    /// Relative tolerance of the ODE solver.
+    #[arg(long, default_value_t = FitOptions::default().solver.rtol)]
+    rtol: f64,
+    /// Absolute tolerance of the ODE solver.
+    #[arg(long, default_value_t = FitOptions::default().solver.atol)]
+    atol: f64,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// How the model runs: native code (jit) or the reference interpreter.
+    #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
+    engine: EngineArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum MethodArg {
+    Focei,
+    Foce,
+    Fo,
+    Laplace,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Focei => Method::Focei,
+            MethodArg::Foce => Method::Foce,
+            MethodArg::Fo => Method::Fo,
+            MethodArg::Laplace => Method::Laplace,
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CovArg {
+    Sandwich,
+    R,
+    S,
+    None,
+}
+
+impl From<CovArg> for CovarianceKind {
+    fn from(c: CovArg) -> Self {
+        match c {
+            CovArg::Sandwich => CovarianceKind::Sandwich,
+            CovArg::R => CovarianceKind::R,
+            CovArg::S => CovarianceKind::S,
+            CovArg::None => CovarianceKind::None,
+        }
+    }
+}
+
+/// The files a fit writes.
+const FILES: [&str; 4] = ["estimates.json", "sdtab.csv", "iterations.csv", "run.json"];
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let started = Instant::now();
+    let (source, compiled) = load_model(&args.model)?;
+    let Some(ir) = compiled.model else {
+        return Err(Failure::Reported);
+    };
+    let model = lower_to_engine(ir, args.engine.into()).map_err(|e| match e {
+        CompileError::Codegen(e) => Failure::Input(e.to_string()),
+        CompileError::Diagnostics(_) => Failure::Reported,
+    })?;
+    let model = model.as_ref();
+    let info = model.info();
+    let data_path = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
+    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&args.model));
+    let out = OutDir::new(&out_dir, args.force)?;
+    out.ensure_free(&FILES)?;
+
+    let data_text = std::fs::read_to_string(&data_path)
+        .map_err(|e| Failure::Usage(format!("cannot read dataset {}: {e}", data_path.display())))?;
+    let data = Dataset::parse(
+        &data_text,
+        &data_path.display().to_string(),
+        &DataSpec::from_info(info),
+    )
+    .map_err(|e| Failure::Input(format!("the dataset has errors; nothing was fitted\n{e}")))?;
+    if !(args.rtol > 0.0 && args.atol > 0.0) {
+        return Err(Failure::Usage("--rtol and --atol must be positive".into()));
+    }
+    let start = match &args.init {
+        Some(path) => {
+            let e = Estimates::read(path)?;
+            Some(e.for_model(info, path)?)
+        }
+        None => None,
+    };
+    let opts = FitOptions {
+        method: args.method.into(),
+        solver: SolverOptions {
+            rtol: args.rtol,
+            atol: args.atol,
+            ..FitOptions::default().solver
+        },
+        max_iterations: args.max_iterations,
+        covariance: args.covariance.into(),
+        start,
+    };
+    let quiet = args.quiet;
+    let mut progress = |it: &Iteration| {
+        if !quiet {
+            eprintln!(
+                "iteration {:>4}  OFV {:>16.6}  gradient {:>10.3e}  evaluations {}",
+                it.iteration, it.ofv, it.gradient, it.evaluations
+            );
+        }
+    };
+    let result = fit(model, &data, &opts, &mut progress)
+        .map_err(|e| Failure::Input(format!("the fit failed: {e}")))?;
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let summary = estimates::summary(model, &data, &result, elapsed);
+    print!("{summary}");
+    let run = RunRecord {
+        model_path: &args.model,
+        model_source: &source,
+        data_path: &data_path,
+        data_text: &data_text,
+        opts: &opts,
+        elapsed,
+    };
+    out.write("estimates.json", |w| {
+        estimates::write_json(w, model, &data, &result, elapsed)
+    })?;
+    out.write("sdtab.csv", |w| write_sdtab(w, model, &data, &result))?;
+    out.write("iterations.csv", |w| write_iterations(w, &result))?;
+    let path = out.write("run.json", |w| run.write(w))?;
+    if let Some(dir) = path.parent() {
+        eprintln!(
+            "wrote estimates.json, sdtab.csv, iterations.csv, run.json in {}",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn default_out(model: &Path) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
+    model
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{stem}-fit"))
+}
+
+fn num(v: f64) -> String {
+    mido_runtime::format::fmt_num(v)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(String::new, num)
+}
+
+/// NONMEM-like table: ID, TIME, DV, MDV, PRED, IPRED, RES, WRES, CWRES,
+/// IWRES and each eta, one row per observation record.
+fn write_sdtab(
+    w: &mut dyn Write,
+    model: &dyn Model,
+    data: &Dataset,
+    r: &FitResult,
+) -> std::io::Result<()> {
+    let info = model.info();
+    write!(w, "ID,TIME,DV,PRED,IPRED,RES,WRES,CWRES,IWRES")?;
+    for e in &info.etas {
+        write!(w, ",{}", e.name)?;
+    }
+    writeln!(w)?;
+    for row in &r.diagnostics.rows {
+        let subject = &data.subjects[row.subject];
+        let rec = &subject.records[row.record];
+        write!(
+            w,
+            "{},{},{},{},{},{},{},{},{}",
+            subject.label,
+            num(rec.time),
+            opt(rec.dv),
+            num(row.pred),
+            num(row.ipred),
+            opt(row.res),
+            opt(row.wres),
+            opt(row.cwres),
+            opt(row.iwres)
+        )?;
+        for e in &r.subjects[row.subject].eta {
+            write!(w, ",{}", num(*e))?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn write_iterations(w: &mut dyn Write, r: &FitResult) -> std::io::Result<()> {
+    writeln!(w, "iteration,ofv,gradient,evaluations")?;
+    for it in &r.log {
+        writeln!(
+            w,
+            "{},{},{},{}",
+            it.iteration,
+            num(it.ofv),
+            num(it.gradient),
+            it.evaluations
+        )?;
+    }
+    Ok(())
+}
+
+/// What was run, to trace and reproduce a result.
+struct RunRecord<'a> {
+    model_path: &'a Path,
+    model_source: &'a str,
+    data_path: &'a Path,
+    data_text: &'a str,
+    opts: &'a FitOptions,
+    elapsed: f64,
+}
+
+impl RunRecord<'_> {
+    fn write(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let v = serde_json::json!({
+            "mido_version": env!("CARGO_PKG_VERSION"),
+            "command": std::env::args().collect::<Vec<_>>(),
+            "model": {
+                "path": self.model_path.display().to_string(),
+                "sha256": estimates::sha256_hex(self.model_source.as_bytes()),
+            },
+            "data": {
+                "path": self.data_path.display().to_string(),
+                "sha256": estimates::sha256_hex(self.data_text.as_bytes()),
+            },
+            "options": {
+                "method": self.opts.method.name(),
+                "covariance": self.opts.covariance.name(),
+                "max_iterations": self.opts.max_iterations,
+                "rtol": self.opts.solver.rtol,
+                "atol": self.opts.solver.atol,
+                "initial_values": if self.opts.start.is_some() { "from --init" } else { "model" },
+            },
+            "seed": serde_json::Value::Null,
+            "run_time_seconds": self.elapsed,
+        });
+        serde_json::to_writer_pretty(&mut *w, &v)?;
+        writeln!(w)
+    }
+}
