@@ -68,6 +68,8 @@ enum Ref {
     /// A residual SD theta against NONMEM's SIGMA (its square) and SE.
     Sigma(&'static str, f64, f64),
     Omega(usize, f64, f64),
+    /// An OMEGA variance the reference gives without its SE.
+    OmegaEstimate(usize, f64),
 }
 
 fn within(what: &str, got: f64, want: f64, rel: f64) {
@@ -117,6 +119,11 @@ fn check(r: &FitResult, model: &dyn Model, refs: &[Ref], ofv: f64) {
                     s,
                     0.05,
                 );
+            }
+            Ref::OmegaEstimate(k, est) => {
+                let ne = info.etas.len();
+                let name = &info.etas[k].name;
+                within(&format!("omega({name})"), r.omega[k * ne + k], est, 0.01);
             }
             Ref::Omega(k, est, s) => {
                 let ne = info.etas.len();
@@ -293,4 +300,99 @@ fn pheno_model_b_fo_matches_nonmem() {
         ],
         742.05104625,
     );
+}
+
+/// The single-dose part (SD = 1) of a validation set, without the SS and II
+/// columns, which are not NONMEM items there (the reference runs dropped
+/// them, as NONMEM's `$INPUT SS=DROP II=DROP` and `IGNORE=(SD.EQ.0)`).
+fn validation_data(model: &dyn Model, name: &str) -> Option<Dataset> {
+    let root = reference()?;
+    let text = std::fs::read_to_string(root.join("validation").join(name)).expect("data");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |n: &str| header.iter().position(|h| h.trim_matches('"') == n).expect("column");
+    let (sd, ss, ii) = (col("SD"), col("SS"), col("II"));
+    let keep = |i: usize| i != ss && i != ii;
+    let mut out = String::new();
+    let row = |fields: &[&str]| -> String {
+        fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, f)| f.trim_matches('"'))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    out.push_str(&row(&header));
+    out.push('\n');
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        if fields[sd] == "1" {
+            out.push_str(&row(&fields));
+            out.push('\n');
+        }
+    }
+    Some(Dataset::parse(&out, name, &DataSpec::from_info(model.info())).expect("reads"))
+}
+
+fn validation(model_file: &str, data_file: &str, closed_form: bool, refs: &[Ref], ofv: f64) {
+    let src = std::fs::read_to_string(Path::new("tests/fit").join(model_file)).expect("model");
+    let m = compile_model(&src, Engine::Jit).expect("compiles");
+    let Some(data) = validation_data(m.as_ref(), data_file) else { return };
+    let opts = FitOptions { closed_form, ..FitOptions::default() };
+    let r = run(m.as_ref(), &data, &opts);
+    check(&r, m.as_ref(), refs, ofv);
+}
+
+const BOLUS_1CPT: [Ref; 5] = [
+    Ref::Theta("l_cl", 1.36831, 0.0249),
+    Ref::Theta("l_v", 4.20533, 0.0282),
+    Ref::Theta("prop_sd", 0.198077, 0.00292),
+    Ref::OmegaEstimate(0, 0.07259),
+    Ref::OmegaEstimate(1, 0.091441),
+];
+
+#[test]
+fn bolus_1cpt_closed_form_matches_nonmem() {
+    validation("bolus_1cpt.mido", "Bolus_1CPT.csv", true, &BOLUS_1CPT, 20058.4761);
+}
+
+#[test]
+fn bolus_1cpt_ode_matches_nonmem() {
+    validation("bolus_1cpt.mido", "Bolus_1CPT.csv", false, &BOLUS_1CPT, 20058.4761);
+}
+
+const ORAL_1CPT: [Ref; 7] = [
+    Ref::Theta("l_cl", 1.39014, 0.0236),
+    Ref::Theta("l_v", 4.19282, 0.0258),
+    Ref::Theta("l_ka", -0.026632, 0.0331),
+    Ref::Theta("prop_sd", 0.198611, 0.00299),
+    Ref::OmegaEstimate(0, 0.064255),
+    Ref::OmegaEstimate(1, 0.075148),
+    Ref::OmegaEstimate(2, 0.10379),
+];
+
+#[test]
+fn oral_1cpt_closed_form_matches_nonmem() {
+    validation("oral_1cpt.mido", "Oral_1CPT.csv", true, &ORAL_1CPT, 19365.1940);
+}
+
+#[test]
+fn oral_1cpt_ode_matches_nonmem() {
+    validation("oral_1cpt.mido", "Oral_1CPT.csv", false, &ORAL_1CPT, 19365.1940);
+}
+
+#[test]
+#[ignore]
+fn oral_covariance_probe() {
+    let src = std::fs::read_to_string("tests/fit/oral_1cpt.mido").expect("model");
+    let m = compile_model(&src, Engine::Jit).expect("compiles");
+    let Some(data) = validation_data(m.as_ref(), "Oral_1CPT.csv") else { return };
+    let theta = vec![1.390142, 4.192832, -2.669567e-2, 0.198611];
+    let omega = diag(&[0.064255, 0.075148, 0.10379]);
+    for kind in [CovarianceKind::R, CovarianceKind::S, CovarianceKind::Sandwich] {
+        let opts = FitOptions { covariance: kind, max_iterations: 0, start: Some((theta.clone(), omega.clone())), ..FitOptions::default() };
+        let r = fit(m.as_ref(), &data, &opts, &mut |_| {}).expect("fits");
+        println!("{kind:?}: {:?}", r.covariance.map(|c| c.map(|c| c.se)));
+    }
 }

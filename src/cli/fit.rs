@@ -45,6 +45,10 @@ pub struct Args {
     /// Absolute tolerance of the ODE solver.
     #[arg(long, default_value_t = FitOptions::default().solver.atol)]
     atol: f64,
+    /// Solve a closed-form model (`pk ...`) through its ODEs instead of
+    /// analytically.
+    #[arg(long)]
+    ode: bool,
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -138,6 +142,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         },
         max_iterations: args.max_iterations,
         covariance: args.covariance.into(),
+        closed_form: !args.ode,
         start,
     };
     let quiet = args.quiet;

@@ -5,7 +5,10 @@
 //! every point):
 //!
 //! - `R = ½·∇²OFV` (observed information), by central second differences
-//!   with steps `hₖ = 1e-3·|ψₖ|` (1e-5 at zero);
+//!   with steps that are 1e-3 on the optimizer's unconstrained scale
+//!   ([`Packing::psi_steps`]: relative for log-transformed parameters,
+//!   `1e-3·max(|θ|, 1)` for unbounded ones — a step relative to `|θ|` would
+//!   drown in noise for a parameter estimated near zero);
 //! - `S = Σᵢ (½∇OFVᵢ)(½∇OFVᵢ)ᵀ` (cross-product of the subjects' scores),
 //!   the subject gradients by central differences with the same steps;
 //! - covariance `R⁻¹ S R⁻¹` (default, robust to misspecification), `R⁻¹`
@@ -84,12 +87,6 @@ impl std::fmt::Display for CovarianceFailure {
     }
 }
 
-fn steps(psi: &[f64]) -> Vec<f64> {
-    psi.iter()
-        .map(|p| if *p == 0.0 { 1e-5 } else { 1e-3 * p.abs() })
-        .collect()
-}
-
 /// Runs the covariance step at `psi` (modes warm-started from `etas`).
 pub(crate) fn compute(
     problem: &Problem<'_>,
@@ -99,7 +96,7 @@ pub(crate) fn compute(
     kind: CovarianceKind,
 ) -> Result<Result<Covariance, CovarianceFailure>, FitError> {
     let n = psi.len();
-    let h = steps(psi);
+    let h = packing.psi_steps(psi, 1e-3);
     let eval = |p: &[f64]| -> Result<(f64, Vec<f64>), FitError> {
         let (theta, omega) = packing.from_psi(p);
         let v = problem.evaluate(&theta, &omega, etas)?;

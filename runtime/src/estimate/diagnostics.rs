@@ -15,7 +15,7 @@
 //! `1 − SD(η̂ₖ)/ωₖ` and `1 − SD(IWRES)`, SDs over subjects / observations
 //! with divisor n − 1.
 
-use super::predict::{Evaluation, Observations, Workspace};
+use super::predict::{Evaluation, Observations};
 use super::{FitError, Problem};
 use nalgebra::{DMatrix, DVector};
 
@@ -71,7 +71,7 @@ pub(crate) fn compute(
     omega: &DMatrix<f64>,
     etas: &[Vec<f64>],
 ) -> Result<Diagnostics, FitError> {
-    let mut ws = Workspace::new(problem.model, problem.sensitized, problem.solver);
+    let mut ws = problem.workspace();
     let ne = omega.nrows();
     let zeros = vec![0.0; ne];
     let mut out = Diagnostics::default();

@@ -75,6 +75,9 @@ pub struct FitOptions {
     pub solver: SolverOptions,
     pub max_iterations: usize,
     pub covariance: CovarianceKind,
+    /// Advance models declared with a closed-form `pk` analytically (true)
+    /// or through their generated ODEs (false).
+    pub closed_form: bool,
     /// Starting values `(theta, omega row-major n_eta × n_eta)` in place
     /// of the model's.
     pub start: Option<(Vec<f64>, Vec<f64>)>,
@@ -87,6 +90,7 @@ impl Default for FitOptions {
             solver: SolverOptions::default(),
             max_iterations: 500,
             covariance: CovarianceKind::Sandwich,
+            closed_form: true,
             start: None,
         }
     }
@@ -216,6 +220,7 @@ pub(crate) struct Problem<'m> {
     how: Vec<Derivatives>,
     method: Method,
     solver: SolverOptions,
+    closed_form: bool,
 }
 
 /// The objective at one point: total and per subject.
@@ -232,10 +237,11 @@ impl<'m> Problem<'m> {
         data: &'m Dataset,
         method: Method,
         solver: SolverOptions,
+        closed_form: bool,
         theta: &[f64],
     ) -> Self {
         let obs: Vec<Observations> = data.subjects.iter().map(Observations::of).collect();
-        let ws = Workspace::new(model, sensitized, solver);
+        let ws = Workspace::new(model, sensitized, solver, closed_form);
         let how = data
             .subjects
             .iter()
@@ -249,7 +255,12 @@ impl<'m> Problem<'m> {
             how,
             method,
             solver,
+            closed_form,
         }
+    }
+
+    fn workspace(&self) -> Workspace<'m> {
+        Workspace::new(self.model, self.sensitized, self.solver, self.closed_form)
     }
 
     fn n_obs(&self) -> usize {
@@ -285,7 +296,7 @@ impl<'m> Problem<'m> {
             .par_iter()
             .enumerate()
             .map_init(
-                || Workspace::new(self.model, self.sensitized, self.solver),
+                || self.workspace(),
                 |ws, (i, subject)| {
                     if self.obs[i].len() == 0 {
                         return Ok(SubjectObjective {
@@ -385,6 +396,7 @@ pub fn fit(
         data,
         opts.method,
         opts.solver,
+        opts.closed_form,
         packing.start_theta(),
     );
     if problem.n_obs() == 0 {
@@ -485,7 +497,7 @@ pub fn objective_at(
 ) -> Result<f64, FitError> {
     let ne = model.info().etas.len();
     let sensitized = Sensitized::new(model);
-    let problem = Problem::new(model, &sensitized, data, method, solver, theta);
+    let problem = Problem::new(model, &sensitized, data, method, solver, true, theta);
     let omega = DMatrix::from_row_slice(ne, ne, omega);
     let start = vec![vec![0.0; ne]; data.subjects.len()];
     Ok(problem.evaluate(theta, &omega, &start)?.total)

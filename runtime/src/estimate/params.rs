@@ -281,6 +281,37 @@ impl Packing {
         out
     }
 
+    /// Finite-difference steps for `ψ`: the change of `ψ_k` that a step of
+    /// `rel·max(|x_k|, 1)` makes on the unconstrained scale (so relative to
+    /// the distance from a bound, or to `max(|θ|, 1)` when unbounded); for
+    /// OMEGA, `2·rel·ω` on the diagonal and `rel·√(ω_aa·ω_bb)` off it.
+    pub fn psi_steps(&self, psi: &[f64], rel: f64) -> Vec<f64> {
+        let mut steps = Vec::with_capacity(psi.len());
+        for (&(_, b), &v) in self.thetas.iter().zip(psi) {
+            let x = b.unconstrained(v);
+            let h = rel * x.abs().max(1.0);
+            // dθ/dx of the bound's transform, at v.
+            let slope = match b {
+                Bound::None => 1.0,
+                Bound::Lower(lo) => v - lo,
+                Bound::Upper(hi) => hi - v,
+                Bound::Both(lo, hi) => (v - lo) * (hi - v) / (hi - lo),
+            };
+            steps.push(h * slope.abs().max(f64::MIN_POSITIVE));
+        }
+        let (_, omega) = self.from_psi(psi);
+        for e in self.psi_labels().into_iter().skip(self.thetas.len()) {
+            if let PsiEntry::Omega(a, c) = e {
+                steps.push(if a == c {
+                    2.0 * rel * omega[(a, a)].abs()
+                } else {
+                    rel * (omega[(a, a)] * omega[(c, c)]).abs().sqrt()
+                });
+            }
+        }
+        steps
+    }
+
     /// Estimated thetas within a relative 1e-5 of a bound.
     pub fn thetas_on_bounds(&self, theta: &[f64]) -> Vec<usize> {
         self.thetas

@@ -82,9 +82,14 @@ pub(crate) struct Workspace<'m> {
 }
 
 impl<'m> Workspace<'m> {
-    pub fn new(model: &'m dyn Model, sensitized: &'m Sensitized<'m>, opts: SolverOptions) -> Self {
+    pub fn new(
+        model: &'m dyn Model,
+        sensitized: &'m Sensitized<'m>,
+        opts: SolverOptions,
+        closed_form: bool,
+    ) -> Self {
         Workspace {
-            plain: Runner::new(model, opts, true),
+            plain: Runner::new(model, opts, closed_form),
             sens: Runner::new(sensitized, opts, false),
             model,
             obs: Vec::new(),
