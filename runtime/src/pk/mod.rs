@@ -143,6 +143,7 @@
 mod eigen;
 mod linalg;
 pub mod propagator;
+pub mod sensitivity;
 
 pub use propagator::{Propagator, Transition};
 
@@ -516,6 +517,13 @@ pub enum PkError {
     /// Repeated dosing does not converge: some rate constant (CL, ka or Q)
     /// is zero, so the system does not decay.
     NoSteadyState,
+    /// A sensitivity, rate-derivative or parameter-derivative slice whose
+    /// length is not one column (of states or parameters) per direction.
+    SensitivityLength {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
 }
 
 impl fmt::Display for PkError {
@@ -542,6 +550,11 @@ impl fmt::Display for PkError {
             PkError::InvalidInput { name, value } => {
                 write!(f, "{name} is {value}; it must be finite")
             }
+            PkError::SensitivityLength {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what}: expected {expected} values, got {got}"),
             PkError::NoSteadyState => write!(
                 f,
                 "no steady state: clearance, absorption rate and intercompartmental clearances must be > 0"
