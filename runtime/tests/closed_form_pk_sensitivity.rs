@@ -326,9 +326,15 @@ fn scenarios(kind: LinearKind, rng: &mut ChaCha8Rng) -> Vec<(&'static str, Vec<f
     ]
 }
 
-/// Checks one parameter set over every scenario and interval against
-/// finite differences and RK4; returns the largest errors `(fd, rk4)`.
-fn check_model(kind: LinearKind, p: &[f64], rng: &mut ChaCha8Rng) -> (f64, f64) {
+/// Checks one parameter set over every scenario and interval against RK4
+/// and, with `fd_tol`, finite differences; returns the largest errors
+/// `(fd, rk4)`.
+fn check_model(
+    kind: LinearKind,
+    p: &[f64],
+    fd_tol: Option<f64>,
+    rng: &mut ChaCha8Rng,
+) -> (f64, f64) {
     let pr = prop(kind, p);
     let n = kind.n_states();
     let (dp, s0, dr) = directions(p, n, rng);
@@ -336,9 +342,15 @@ fn check_model(kind: LinearKind, p: &[f64], rng: &mut ChaCha8Rng) -> (f64, f64) 
     for (name, a, r) in scenarios(kind, rng) {
         for dt in DTS {
             let (values, s) = ours(&pr, &a, &r, &s0, &dr, &dp, dt);
-            let fd = finite_differences(kind, p, &a, &r, &s0, &dr, &dp, dt);
             let scale = amax(&a).max(amax(&values));
-            let err_fd = max_error(&s, &fd, n, 1e-3, FD_FLOOR * scale);
+            let (fd, err_fd) = match fd_tol {
+                Some(_) => {
+                    let fd = finite_differences(kind, p, &a, &r, &s0, &dr, &dp, dt);
+                    let err = max_error(&s, &fd, n, 1e-3, FD_FLOOR * scale);
+                    (fd, err)
+                }
+                None => (vec![], 0.0),
+            };
             let (rk_values, rk) = rk4_sensitivities(kind, p, &a, &r, &s0, &dr, &dp, dt);
             let err_rk = max_error(&s, &rk, n, 1e-6, 0.0);
             let err_values = max_error(&values, &rk_values, n, 1e-6, 0.0);
@@ -348,7 +360,7 @@ fn check_model(kind: LinearKind, p: &[f64], rng: &mut ChaCha8Rng) -> (f64, f64) 
                 "{what}: vs RK4 {err_rk:e} (FD {err_fd:e})\n{s:?}\n{rk:?}"
             );
             assert!(
-                err_fd <= 1e-6,
+                err_fd <= fd_tol.unwrap_or(0.0),
                 "{what}: vs finite differences {err_fd:e} (RK4 {err_rk:e})\n{s:?}\n{fd:?}"
             );
             assert!(err_values <= 1e-8, "{what}: values vs RK4 {err_values:e}");
@@ -369,7 +381,7 @@ fn every_model_against_finite_differences_and_rk4() {
     for kind in KINDS {
         for _ in 0..2 {
             let p = random_params(kind, &mut rng);
-            let (a, b) = check_model(kind, &p, &mut rng);
+            let (a, b) = check_model(kind, &p, Some(1e-6), &mut rng);
             fd = fd.max(a);
             rk = rk.max(b);
         }
@@ -392,7 +404,12 @@ fn degenerate_and_nearly_degenerate_spectra() {
     for (rel, degenerate) in [(0.0, true), (1e-9, true), (2e-4, false)] {
         let p = [k * (1.0 + rel), cl, v];
         assert_eq!(prop(LinearKind::OneCptOral, &p).is_degenerate(), degenerate);
-        record(check_model(LinearKind::OneCptOral, &p, &mut rng));
+        record(check_model(
+            LinearKind::OneCptOral,
+            &p,
+            Some(1e-6),
+            &mut rng,
+        ));
     }
     // ka equal to α or β of a two-compartment model.
     let two = [3.0, 10.0, 2.0, 25.0];
@@ -400,14 +417,34 @@ fn degenerate_and_nearly_degenerate_spectra() {
     for lambda in eig.iter() {
         let p = [-lambda, 3.0, 10.0, 2.0, 25.0];
         assert!(prop(LinearKind::TwoCptOral, &p).is_degenerate());
-        record(check_model(LinearKind::TwoCptOral, &p, &mut rng));
+        record(check_model(
+            LinearKind::TwoCptOral,
+            &p,
+            Some(1e-6),
+            &mut rng,
+        ));
     }
+    // Just outside the gap from β (2e-4): spectral, with projectors ~ 1e4
+    // built from computed (not exact) eigenvalues. The values of `advance`
+    // carry about 1e-12 relative noise there, which differences at H
+    // amplify to 1e-7·|A|: RK4 only.
+    let p = [-eig[1] * (1.0 + 2e-4), 3.0, 10.0, 2.0, 25.0];
+    assert!(!prop(LinearKind::TwoCptOral, &p).is_degenerate());
+    record(check_model(LinearKind::TwoCptOral, &p, None, &mut rng));
     // ka equal to the slowest rate of a three-compartment model.
     let three = [3.0, 10.0, 4.0, 20.0, 0.8, 60.0];
     let gamma = -prop(LinearKind::ThreeCpt, &three).eigenvalues()[2];
     let p = [gamma, 3.0, 10.0, 4.0, 20.0, 0.8, 60.0];
     assert!(prop(LinearKind::ThreeCptOral, &p).is_degenerate());
-    record(check_model(LinearKind::ThreeCptOral, &p, &mut rng));
+    record(check_model(
+        LinearKind::ThreeCptOral,
+        &p,
+        Some(1e-6),
+        &mut rng,
+    ));
+    let p = [gamma * (1.0 + 2e-4), 3.0, 10.0, 4.0, 20.0, 0.8, 60.0];
+    assert!(!prop(LinearKind::ThreeCptOral, &p).is_degenerate());
+    record(check_model(LinearKind::ThreeCptOral, &p, None, &mut rng));
     println!("degenerate spectra: max error vs FD {fd:.2e}, vs RK4 {rk:.2e}");
 }
 

@@ -123,16 +123,23 @@
 //!
 //! # Derivatives
 //!
-//! Every function here is a pure function of its `f64` arguments (the model
-//! parameters, amounts, rates and times): no caches, no global state, no
-//! iteration counts that depend on anything but the inputs. A later
-//! `advance_with_sensitivities` can therefore differentiate the same
-//! formulas, either by making them generic over a dual-number scalar or by
-//! differentiating the spectral form analytically (`∂λᵢ` from the
-//! characteristic polynomial, `∂Pᵢ` from the product formula). The one
-//! branch that depends on the parameters, spectral versus dense at
-//! [`propagator::DEGENERATE_GAP`], joins two forms of the same analytic
-//! function, so derivatives agree on both sides to rounding.
+//! [`Propagator::advance_sensitivity`] advances, with the amounts, their
+//! derivatives along `m` directions (e.g. the random effects), exactly:
+//! `S' = E·S + G·dR + Σ_μ (D E[∂K/∂μ]·A + D G[∂K/∂μ]·R)·dμ` with
+//! `E = exp(K·dt)`, `G = K⁻¹(E − I)` and `μ` the micro-constants. The
+//! Fréchet derivatives come from the Daleckii–Krein formula
+//! `D F[Δ] = Σᵢⱼ F[λᵢ, λⱼ]·Pᵢ·Δ·Pⱼ` with divided differences of the
+//! exponential computed without cancellation, or, for degenerate spectra
+//! and cancelling sums, from the block-triangular exponential of Van Loan.
+//! The steady states have `*_sensitivity` variants that differentiate the
+//! periodicity condition implicitly. Layout, formulas and accuracy: module
+//! [`sensitivity`].
+//!
+//! Every function here is a pure function of its `f64` arguments: no
+//! caches, no global state. The one branch that depends on the parameters,
+//! spectral versus dense at [`propagator::DEGENERATE_GAP`], joins two forms
+//! of the same analytic function, so values and derivatives agree on both
+//! sides to rounding.
 //!
 //! # Errors
 //!

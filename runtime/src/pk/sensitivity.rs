@@ -598,3 +598,57 @@ impl Propagator {
         Ok(a)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{exp_dd, exp_dd0, phi1};
+
+    fn rel(a: f64, b: f64) -> f64 {
+        (a - b).abs() / b.abs()
+    }
+
+    #[test]
+    fn first_divided_difference() {
+        // Coincident nodes give the derivative; distant ones the quotient.
+        for x in [-50.0, -3.0, -0.5, -1e-9, 0.0] {
+            assert_eq!(exp_dd(x, x), f64::exp(x));
+        }
+        for (x, y) in [(-3.0, -0.5), (-40.0, -1.0), (-0.5, 0.0)] {
+            let want = (f64::exp(x) - f64::exp(y)) / (x - y);
+            assert!(rel(exp_dd(x, y), want) < 1e-15);
+            assert_eq!(exp_dd(x, y), exp_dd(y, x));
+        }
+        // Nearly coincident: e^x·(1 + d/2 + d²/6) with d = y − x.
+        let (x, d) = (-2.0, 1e-7);
+        let want = f64::exp(x) * (1.0 + d / 2.0 + d * d / 6.0);
+        assert!(rel(exp_dd(x, x + d), want) < 1e-15);
+    }
+
+    #[test]
+    fn second_divided_difference_with_zero() {
+        // At 0: 1/2; at coincident x: φ₁'(x) = (x·eˣ − eˣ + 1)/x², exact
+        // enough for |x| ≥ 4.
+        assert_eq!(exp_dd0(0.0, 0.0), 0.5);
+        for x in [-4.0, -10.0, -300.0] {
+            let want = (x * f64::exp(x) - f64::exp(x) + 1.0) / (x * x);
+            assert!(rel(exp_dd0(x, x), want) < 1e-14, "{x}");
+        }
+        // Far-apart nodes: the plain quotient of φ₁ does not cancel.
+        for (x, y) in [(-0.9, -0.1), (-3.0, -0.2), (-20.0, -0.5), (-0.95, -1.5)] {
+            let want = (phi1(x) - phi1(y)) / (x - y);
+            let got = exp_dd0(x, y);
+            assert!(rel(got, want) < 1e-14, "{x} {y}: {got} vs {want}");
+            assert_eq!(got, exp_dd0(y, x));
+        }
+        // Both sides of the switch from the series to the quotient at
+        // |x| = 1, against φ₁' (which cancels only by a factor of 4 there).
+        for x in [-1.0 + 1e-12, -1.0 - 1e-12, -0.999, -1.001] {
+            let want = (x * f64::exp(x) - f64::exp(x) + 1.0) / (x * x);
+            assert!(rel(exp_dd0(x, x), want) < 1e-14, "{x}");
+        }
+        // Tiny nodes: 1/2 + (x + y)/6 + (x² + xy + y²)/24 + O(x³).
+        let (x, y) = (-1e-6, -3e-6);
+        let want = 0.5 + (x + y) / 6.0 + (x * x + x * y + y * y) / 24.0;
+        assert!(rel(exp_dd0(x, y), want) < 1e-15);
+    }
+}
