@@ -15,8 +15,9 @@ pub(crate) type Mat = [[f64; MAX_STATES]; MAX_STATES];
 /// A vector of up to `MAX_STATES` entries.
 pub(crate) type Vector = [f64; MAX_STATES];
 
-/// Size of the augmented matrix `[[K·dt, I·dt], [0, 0]]`.
-const AUG: usize = 2 * MAX_STATES;
+/// Size of the largest augmented matrix: `[[K·dt, I·dt], [0, 0]]` (`2n`) and
+/// the sensitivity system of [`expm_frechet_apply`] (`2n + 1`).
+const AUG: usize = 2 * MAX_STATES + 1;
 type AugMat = [[f64; AUG]; AUG];
 
 pub(crate) const ZERO: Mat = [[0.0; MAX_STATES]; MAX_STATES];
@@ -246,4 +247,45 @@ pub(crate) fn expm_pair(k: &Mat, n: usize, dt: f64) -> (Mat, Mat) {
         }
     }
     (e, g)
+}
+
+/// `D exp(K·dt)[Δ]·a + D G[Δ]·r` with `G = K⁻¹(exp(K·dt) − I)`: the
+/// derivative of `exp(K·dt)·a + G·r` along `K → K + εΔ`, exact for any `K`
+/// (defective, singular). It is the block-triangular form of Van Loan
+/// (1978) for the Fréchet derivative, written as the forward sensitivity
+/// system `y' = K·y + r`, `s' = K·s + Δ·y` over `dt` from `y = a`, `s = 0`:
+/// the exponential of the `(2n+1)`-square matrix
+/// `[[K·dt, 0, c·r·dt], [d·Δ·dt, K·dt, 0], [0, 0, 0]]` applied to `[a; 0; 1]`
+/// has `d·s(dt)` in the middle block (with `r` scaled by `c`). `c` and `d`
+/// keep the input blocks no larger than `‖K·dt‖₁` (see [`input_scale`]).
+pub(crate) fn expm_frechet_apply(
+    k: &Mat,
+    delta: &Mat,
+    n: usize,
+    dt: f64,
+    a: &Vector,
+    r: &Vector,
+) -> Vector {
+    let n = n.min(MAX_STATES);
+    let k_norm = norm1(k, n, dt);
+    let r_norm = (0..n).map(|i| (r[i] * dt).abs()).sum::<f64>();
+    let c = input_scale(k_norm, r_norm);
+    let d = input_scale(k_norm, norm1(delta, n, dt));
+    let one = 2 * n;
+    let mut x = [[0.0; AUG]; AUG];
+    for i in 0..n {
+        for j in 0..n {
+            x[i][j] = k[i][j] * dt;
+            x[n + i][n + j] = k[i][j] * dt;
+            x[n + i][j] = d * delta[i][j] * dt;
+        }
+        x[i][one] = c * r[i] * dt;
+    }
+    let p = expm(&x, one + 1);
+    let mut y = [0.0; MAX_STATES];
+    for i in 0..n {
+        let from_a: f64 = (0..n).map(|j| p[n + i][j] * a[j]).sum();
+        y[i] = from_a / d + p[n + i][one] / c / d;
+    }
+    y
 }

@@ -123,16 +123,23 @@
 //!
 //! # Derivatives
 //!
-//! Every function here is a pure function of its `f64` arguments (the model
-//! parameters, amounts, rates and times): no caches, no global state, no
-//! iteration counts that depend on anything but the inputs. A later
-//! `advance_with_sensitivities` can therefore differentiate the same
-//! formulas, either by making them generic over a dual-number scalar or by
-//! differentiating the spectral form analytically (`∂λᵢ` from the
-//! characteristic polynomial, `∂Pᵢ` from the product formula). The one
-//! branch that depends on the parameters, spectral versus dense at
-//! [`propagator::DEGENERATE_GAP`], joins two forms of the same analytic
-//! function, so derivatives agree on both sides to rounding.
+//! [`Propagator::advance_sensitivity`] advances, with the amounts, their
+//! derivatives along `m` directions (e.g. the random effects), exactly:
+//! `S' = E·S + G·dR + Σ_μ (D E[∂K/∂μ]·A + D G[∂K/∂μ]·R)·dμ` with
+//! `E = exp(K·dt)`, `G = K⁻¹(E − I)` and `μ` the micro-constants. The
+//! Fréchet derivatives come from the Daleckii–Krein formula
+//! `D F[Δ] = Σᵢⱼ F[λᵢ, λⱼ]·Pᵢ·Δ·Pⱼ` with divided differences of the
+//! exponential computed without cancellation, or, for degenerate spectra
+//! and cancelling sums, from the block-triangular exponential of Van Loan.
+//! The steady states have `*_sensitivity` variants that differentiate the
+//! periodicity condition implicitly. Layout, formulas and accuracy: module
+//! [`sensitivity`].
+//!
+//! Every function here is a pure function of its `f64` arguments: no
+//! caches, no global state. The one branch that depends on the parameters,
+//! spectral versus dense at [`propagator::DEGENERATE_GAP`], joins two forms
+//! of the same analytic function, so values and derivatives agree on both
+//! sides to rounding.
 //!
 //! # Errors
 //!
@@ -143,6 +150,7 @@
 mod eigen;
 mod linalg;
 pub mod propagator;
+pub mod sensitivity;
 
 pub use propagator::{Propagator, Transition};
 
@@ -516,6 +524,13 @@ pub enum PkError {
     /// Repeated dosing does not converge: some rate constant (CL, ka or Q)
     /// is zero, so the system does not decay.
     NoSteadyState,
+    /// A sensitivity, rate-derivative or parameter-derivative slice whose
+    /// length is not one column (of states or parameters) per direction.
+    SensitivityLength {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
 }
 
 impl fmt::Display for PkError {
@@ -542,6 +557,11 @@ impl fmt::Display for PkError {
             PkError::InvalidInput { name, value } => {
                 write!(f, "{name} is {value}; it must be finite")
             }
+            PkError::SensitivityLength {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what}: expected {expected} values, got {got}"),
             PkError::NoSteadyState => write!(
                 f,
                 "no steady state: clearance, absorption rate and intercompartmental clearances must be > 0"

@@ -128,9 +128,9 @@ fn phi_dt_with(lambda: f64, dt: f64, e: f64) -> f64 {
 /// (Sylvester's formula; `Pᵢ = vᵢ·wᵢᵀ / (wᵢᵀvᵢ)` for right and left
 /// eigenvectors `vᵢ`, `wᵢ`).
 #[derive(Debug, Clone, PartialEq)]
-struct Spectral {
-    lambda: Vector,
-    proj: [Mat; MAX_STATES],
+pub(super) struct Spectral {
+    pub(super) lambda: Vector,
+    pub(super) proj: [Mat; MAX_STATES],
 }
 
 /// A linear model with everything that depends only on its parameters
@@ -141,14 +141,14 @@ struct Spectral {
 /// (a few `(n+1) × (n+1)` products; no allocation either).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Propagator {
-    model: LinearModel,
-    micro: Micro,
-    n: usize,
-    k: Mat,
+    pub(super) model: LinearModel,
+    pub(super) micro: Micro,
+    pub(super) n: usize,
+    pub(super) k: Mat,
     /// `None` for coincident or nearly coincident eigenvalues: every
     /// interval then takes a matrix exponential of the augmented system
     /// matrix.
-    spectral: Option<Spectral>,
+    pub(super) spectral: Option<Spectral>,
 }
 
 /// `exp(K·dt)` and `K⁻¹(exp(K·dt) − I)` for one fixed interval `dt`: applying
@@ -157,8 +157,8 @@ pub struct Propagator {
 pub struct Transition {
     n: usize,
     dt: f64,
-    e: Mat,
-    g: Mat,
+    pub(super) e: Mat,
+    pub(super) g: Mat,
 }
 
 impl Transition {
@@ -197,7 +197,7 @@ impl Transition {
 
 /// Copies the state and rate slices into fixed arrays after checking their
 /// lengths.
-fn load(n: usize, amounts: &[f64], rates: &[f64]) -> Result<(Vector, Vector), PkError> {
+pub(super) fn load(n: usize, amounts: &[f64], rates: &[f64]) -> Result<(Vector, Vector), PkError> {
     for len in [amounts.len(), rates.len()] {
         if len != n {
             return Err(PkError::StateLength {
@@ -217,13 +217,20 @@ fn load(n: usize, amounts: &[f64], rates: &[f64]) -> Result<(Vector, Vector), Pk
     Ok((a, r))
 }
 
-fn store(n: usize, values: &Vector, out: &mut [f64]) {
+pub(super) fn store(n: usize, values: &Vector, out: &mut [f64]) {
     for (d, s) in out.iter_mut().zip(values).take(n) {
         *d = *s;
     }
 }
 
-fn check_interval(tau: f64) -> Result<(), PkError> {
+/// `duration = N·τ + δ` with `N` whole and `0 ≤ δ < τ`: `N + 1` infusions
+/// of a regimen overlap during the first `δ` of each interval, `N` after.
+pub(super) fn overlap_split(duration: f64, tau: f64) -> (f64, f64) {
+    let overlap = (duration / tau).floor();
+    (overlap, (duration - overlap * tau).clamp(0.0, tau))
+}
+
+pub(super) fn check_interval(tau: f64) -> Result<(), PkError> {
     if tau.is_finite() && tau > 0.0 {
         Ok(())
     } else {
@@ -395,7 +402,7 @@ impl Propagator {
     }
 
     /// `I − exp(K·τ)`, without the cancellation of forming `exp(K·τ)` first.
-    fn one_minus_exp(&self, tau: f64) -> Mat {
+    pub(super) fn one_minus_exp(&self, tau: f64) -> Mat {
         self.spectral_sum(|l| -(l * tau).exp_m1())
             .unwrap_or_else(|| {
                 // I − exp(Kτ) = −K · K⁻¹(exp(Kτ) − I).
@@ -408,7 +415,7 @@ impl Propagator {
             })
     }
 
-    fn check_cmt(&self, cmt: usize) -> Result<(), PkError> {
+    pub(super) fn check_cmt(&self, cmt: usize) -> Result<(), PkError> {
         if cmt < self.n {
             Ok(())
         } else {
@@ -419,7 +426,7 @@ impl Propagator {
         }
     }
 
-    fn check_decays(&self) -> Result<(), PkError> {
+    pub(super) fn check_decays(&self) -> Result<(), PkError> {
         if self.micro.decays() {
             Ok(())
         } else {
@@ -476,8 +483,7 @@ impl Propagator {
             return Err(PkError::InvalidDuration { duration });
         }
         self.check_decays()?;
-        let overlap = (duration / tau).floor();
-        let delta = (duration - overlap * tau).clamp(0.0, tau);
+        let (overlap, delta) = overlap_split(duration, tau);
         // One interval from zero: (N+1)·rate for δ, then N·rate for τ − δ.
         let first = self.transition(delta);
         let rest = self.transition(tau - delta);
@@ -515,7 +521,7 @@ impl Propagator {
     }
 }
 
-fn check_finite(name: &'static str, value: f64) -> Result<(), PkError> {
+pub(super) fn check_finite(name: &'static str, value: f64) -> Result<(), PkError> {
     if value.is_finite() {
         Ok(())
     } else {
