@@ -282,6 +282,7 @@ pub fn model_info(model: &ir::Model) -> ModelInfo {
             .map(|l| mido_runtime::model::LinearInfo {
                 kind: l.kind,
                 params: l.params.iter().map(|p| p.index()).collect(),
+                directions: 0,
             }),
     }
 }

@@ -173,6 +173,12 @@ pub struct ModelInfo {
 pub struct LinearInfo {
     pub kind: crate::pk::LinearKind,
     pub params: Vec<usize>,
+    /// Sensitivity directions the state carries after the amounts (0 for a
+    /// plain model; the number of etas for
+    /// [`crate::estimate::Sensitized`], whose states are the amounts then
+    /// `∂amounts/∂η_k` per eta and whose parameters are the model's then
+    /// `∂params/∂η_k` per eta).
+    pub directions: usize,
 }
 
 impl ModelInfo {

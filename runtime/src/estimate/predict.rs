@@ -90,7 +90,7 @@ impl<'m> Workspace<'m> {
     ) -> Self {
         Workspace {
             plain: Runner::new(model, opts, closed_form),
-            sens: Runner::new(sensitized, opts, false),
+            sens: Runner::new(sensitized, opts, closed_form),
             model,
             obs: Vec::new(),
             jy: Vec::new(),

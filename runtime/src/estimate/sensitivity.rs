@@ -29,7 +29,7 @@
 //! not correctness: error control still bounds the local error.
 
 use crate::data::Record;
-use crate::model::{DoseProps, Model, ModelInfo, StateInfo};
+use crate::model::{DoseProps, LinearInfo, Model, ModelInfo, StateInfo};
 
 /// Entries a stack scratch buffer holds before the wrapper allocates.
 const STACK: usize = 256;
@@ -48,8 +48,12 @@ impl<'m> Sensitized<'m> {
         let base = inner.info();
         let (ns, np, ne) = (base.states.len(), base.params.len(), base.etas.len());
         let mut info = base.clone();
-        // The augmented system is integrated, never advanced analytically.
-        info.linear = None;
+        // A closed-form model advances its sensitivities analytically too
+        // (the runner's closed-form path, `Propagator::advance_sensitivity`).
+        info.linear = base.linear.clone().map(|l| LinearInfo {
+            directions: ne,
+            ..l
+        });
         for k in 0..ne {
             for s in &base.states {
                 info.states.push(StateInfo {

@@ -111,6 +111,10 @@ pub(crate) struct Runner<'m> {
 pub(crate) struct LinearCache {
     values: Vec<f64>,
     propagator: Option<Propagator>,
+    /// Scratch for sensitivity runs: ∂(linear parameters)/∂direction and
+    /// zero rate derivatives.
+    dp: Vec<f64>,
+    drates: Vec<f64>,
 }
 
 impl<'m> Runner<'m> {
@@ -656,6 +660,10 @@ fn integrate(
             }
         }
         let advanced = match &cache.propagator {
+            Some(prop) if linear.directions > 0 => {
+                let scratch = (&mut cache.dp, &mut cache.drates);
+                advance_sensitivity(prop, linear, scratch, p, rates, t1 - t0, y)
+            }
             Some(prop) => prop.advance(y, rates, t1 - t0),
             None => Err(PkError::NoSteadyState),
         };
@@ -681,6 +689,42 @@ fn integrate(
             to: t1,
             source,
         })
+}
+
+/// Advances amounts and their sensitivities (state layout of
+/// [`crate::estimate::Sensitized`]) exactly. Input rates do not depend on
+/// the directions: doses whose timing or size does are handled by the
+/// caller.
+fn advance_sensitivity(
+    prop: &Propagator,
+    linear: &crate::model::LinearInfo,
+    (dp, drates): (&mut Vec<f64>, &mut Vec<f64>),
+    p: &[f64],
+    rates: &[f64],
+    dt: f64,
+    y: &mut [f64],
+) -> Result<(), PkError> {
+    let n = prop.n_states();
+    let m = linear.directions;
+    let np = p.len() / (1 + m);
+    dp.clear();
+    for j in 0..m {
+        for &i in &linear.params {
+            dp.push(p.get(np + j * np + i).copied().unwrap_or(f64::NAN));
+        }
+    }
+    drates.clear();
+    drates.resize(n * m, 0.0);
+    let (a, s) = y.split_at_mut(n.min(y.len()));
+    let s_len = (n * m).min(s.len());
+    prop.advance_sensitivity(
+        a,
+        &mut s[..s_len],
+        &rates[..n.min(rates.len())],
+        drates,
+        dp,
+        dt,
+    )
 }
 
 /// The state where `rhs(x) + rates = 0`, by Newton's method on the model's
