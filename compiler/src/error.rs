@@ -600,7 +600,12 @@ impl Error {
                 if let Some(other) = other {
                     diag = diag.with_label(Label::secondary(*other, "another endpoint"));
                 }
-                diag.with_note("with several `observe` blocks, DVID says which block each record belongs to")
+                let note = if other.is_some() {
+                    "with several `observe` blocks, DVID says which block each record belongs to"
+                } else {
+                    "an endpoint selected by DVID is named: the name labels it in the output and may stand for its DVID in the data"
+                };
+                diag.with_note(note)
                     .with_help("name the block and select its records: `observe pk (DVID == 1) { ... }`")
             }
             DuplicateEndpoint { name, span, first } => d(
