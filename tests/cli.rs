@@ -26,6 +26,7 @@ fn stderr(o: &Output) -> String {
 
 const THEO: &str = "examples/theophylline/theo.mido";
 const INFUSION: &str = "examples/two_cpt_infusion/model.mido";
+const WARFARIN: &str = "examples/warfarin/warfarin.mido";
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mido-cli-{}-{name}", std::process::id()));
@@ -36,7 +37,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 #[test]
 fn check_accepts_the_examples() {
-    for model in [THEO, INFUSION] {
+    for model in [THEO, INFUSION, WARFARIN] {
         let o = mido(&["check", model]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
@@ -130,6 +131,85 @@ fn simulate_two_compartment_infusion_typical() {
     let o = mido(&["simulate", INFUSION, "--typical"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     insta::assert_snapshot!(stdout(&o));
+}
+
+/// The warfarin example's typical simulation: every record predicted by the
+/// endpoint its DVID selects.
+#[test]
+fn simulate_warfarin_typical_uses_each_records_endpoint() {
+    let o = mido(&["simulate", WARFARIN, "--typical"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("ID,TIME,EVID,DVID,PRED,IPRED,DV,cp,pca"));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let num = |s: &str| s.parse::<f64>().expect("number");
+    let subject1 = rows.iter().filter(|r| r[0] == "1" && r[2] == "0");
+    let (mut cp, mut pca) = (Vec::new(), Vec::new());
+    for r in subject1 {
+        let (pred, dvid) = (num(&r[4]), r[3].as_str());
+        match dvid {
+            "1" => {
+                assert_eq!(pred, num(&r[7]), "DVID 1 predicts cp: {r:?}");
+                cp.push((num(&r[1]), pred));
+            }
+            "2" => {
+                assert_eq!(pred, num(&r[8]), "DVID 2 predicts pca: {r:?}");
+                pca.push((num(&r[1]), pred));
+            }
+            other => panic!("unexpected DVID {other}"),
+        }
+    }
+    // cp: the Bateman function of a 100 mg dose (ka 1, CL 0.134, V 8).
+    let k = 0.134 / 8.0;
+    for (t, c) in &cp {
+        let bateman = 100.0 / 8.0 / (1.0 - k) * ((-k * t).exp() - (-t).exp());
+        assert!(
+            (c - bateman).abs() < 1e-4 * bateman,
+            "cp at {t}: {c} vs {bateman}"
+        );
+    }
+    // PCA starts at its baseline, falls, then recovers.
+    assert_eq!(pca[0], (0.0, 96.6));
+    let (t_min, min) =
+        pca.iter()
+            .copied()
+            .fold((0.0, f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+    assert!(
+        min < 30.0 && (36.0..=96.0).contains(&t_min),
+        "nadir {min} at {t_min}"
+    );
+    assert!(pca.last().expect("pca").1 > min + 30.0, "recovery: {pca:?}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn simulate_rejects_observations_of_no_endpoint() {
+    let dir = temp_dir("bad-dvid");
+    let data = dir.join("data.csv");
+    std::fs::write(
+        &data,
+        "ID,TIME,AMT,EVID,DVID\n1,0,100,1,.\n1,1,.,0,PCA\n1,2,.,0,3\n1,3,.,0,.\n",
+    )
+    .expect("write");
+    let o = mido(&["simulate", WARFARIN, "--data", data.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("row 4, column DVID = \"3\""), "{err}");
+    assert!(err.contains("row 5, column DVID"), "{err}");
+    assert!(err.contains("1 (cp), 2 (pca)"), "{err}");
+    assert!(
+        !err.contains("row 3"),
+        "a text DVID names an endpoint: {err}"
+    );
+    assert!(stdout(&o).is_empty(), "nothing is simulated from bad data");
+
+    std::fs::write(&data, "ID,TIME,AMT,EVID\n1,0,100,1\n1,1,.,0\n").expect("write");
+    let o = mido(&["simulate", WARFARIN, "--data", data.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("column DVID"), "{}", stderr(&o));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::new_without_default)]
 
-use mido_runtime::model::{ErrorModel, Model, ModelInfo};
+use mido_runtime::model::{EndpointInfo, ErrorModel, Model, ModelInfo};
 
 pub const THEOPHYLLINE: &str = include_str!("../../examples/theophylline/theo.mido");
 
@@ -94,7 +94,7 @@ fn info_stub(n_states: usize) -> ModelInfo {
         params: vec![],
         states: vec![],
         outputs: vec![],
-        error_model: ErrorModel::Additive,
+        endpoints: vec![EndpointInfo::single(ErrorModel::Additive, 0)],
         linear: None,
     }
     .with_states(n_states)

@@ -158,6 +158,30 @@ pub enum Error {
         name: String,
         span: Span,
     },
+    /// An `observe` block without the name or DVID selector it needs: with
+    /// several blocks every one needs both; a selector needs a name.
+    EndpointUnnamed {
+        /// The block's header (`observe` and what follows up to `{`).
+        span: Span,
+        missing_name: bool,
+        missing_selector: bool,
+        /// Another `observe` block, when there are several.
+        other: Option<Span>,
+    },
+    DuplicateEndpoint {
+        name: String,
+        span: Span,
+        first: Span,
+    },
+    DuplicateDvid {
+        value: f64,
+        span: Span,
+        first: Span,
+    },
+    InvalidSelector {
+        span: Span,
+        problem: &'static str,
+    },
     UnusedRandomEffect {
         name: String,
         span: Span,
@@ -296,6 +320,10 @@ impl Error {
             UnknownRandomLevel { .. } => "E0217",
             PkWithDynamics { .. } => "E0218",
             UnknownCarryRule { .. } => "E0222",
+            EndpointUnnamed { .. } => "E0223",
+            DuplicateEndpoint { .. } => "E0224",
+            DuplicateDvid { .. } => "E0225",
+            InvalidSelector { .. } => "E0226",
             UnknownPkModel { .. } => "E0219",
             PkArguments { .. } => "E0220",
             PkCompartmentCount { .. } => "E0221",
@@ -386,12 +414,18 @@ impl Error {
                 span,
                 definition,
             } => {
-                let mut diag = d(
-                    format!(
+                let message = match (kind, block) {
+                    (NameKind::ObserveVariable, BlockKind::Observe) => format!(
+                        "`{name}`, a variable of another `observe` block, cannot be used in this one"
+                    ),
+                    _ => format!(
                         "`{name}`, a {}, cannot be used in `{}`",
                         kind.describe(),
                         block.keyword()
                     ),
+                };
+                let mut diag = d(
+                    message,
                     *span,
                     "not available here",
                 );
@@ -402,6 +436,7 @@ impl Error {
                     (NameKind::Compartment, BlockKind::Compartments) => "dose properties are computed with the individual parameters, before the amounts in compartments are known".to_string(),
                     (NameKind::Compartment, BlockKind::Individual) => "individual parameters are computed once per record, before the amounts in compartments are known; use amounts in `dynamics` or `observe`".to_string(),
                     (NameKind::DynamicsVariable, _) => "variables of `dynamics` exist only while the ODEs are evaluated; compute it again where it is needed".to_string(),
+                    (NameKind::ObserveVariable, BlockKind::Observe) => "each `observe` block (endpoint) has its own variables; compute it again in this block".to_string(),
                     (NameKind::ObserveVariable, _) => "variables of `observe` are computed after the ODEs; they cannot feed back into earlier blocks".to_string(),
                     (_, BlockKind::Random) | (_, BlockKind::Compartments) => "only constants are allowed here".to_string(),
                     _ => format!("`{}` cannot see this name", block.keyword()),
@@ -541,9 +576,58 @@ impl Error {
                     if let Some(extra) = extra {
                         diag = diag.with_label(Label::secondary(*extra, "another here"));
                     }
-                    diag.with_note("language v1 has a single endpoint per model")
+                    diag.with_note("each `observe` block has exactly one `DV ~ ...`")
+                        .with_help("for a second endpoint, write another block selected by DVID: `observe pd (DVID == 2) { ... }`")
                 }
             }
+            EndpointUnnamed {
+                span,
+                missing_name,
+                missing_selector,
+                other,
+            } => {
+                let what = match (missing_name, missing_selector) {
+                    (true, true) => "a name and a DVID selector",
+                    (true, false) => "a name",
+                    _ => "a DVID selector",
+                };
+                let message = if other.is_some() {
+                    format!("this `observe` block needs {what}: the model has several endpoints")
+                } else {
+                    format!("this `observe` block needs {what}")
+                };
+                let mut diag = d(message, *span, &format!("{what} missing"));
+                if let Some(other) = other {
+                    diag = diag.with_label(Label::secondary(*other, "another endpoint"));
+                }
+                let note = if other.is_some() {
+                    "with several `observe` blocks, DVID says which block each record belongs to"
+                } else {
+                    "an endpoint selected by DVID is named: the name labels it in the output and may stand for its DVID in the data"
+                };
+                diag.with_note(note)
+                    .with_help("name the block and select its records: `observe pk (DVID == 1) { ... }`")
+            }
+            DuplicateEndpoint { name, span, first } => d(
+                format!("endpoint `{name}` is defined more than once"),
+                *span,
+                "defined again here",
+            )
+            .with_label(Label::secondary(*first, "first defined here"))
+            .with_help("give every `observe` block its own name"),
+            DuplicateDvid { value, span, first } => d(
+                format!("two endpoints select DVID {value}"),
+                *span,
+                "selected again here",
+            )
+            .with_label(Label::secondary(*first, "first selected here"))
+            .with_note("each record belongs to exactly one endpoint, so every DVID value selects one block"),
+            InvalidSelector { span, problem } => d(
+                format!("invalid endpoint selector: {problem}"),
+                *span,
+                "not `DVID == <number>`",
+            )
+            .with_help("an endpoint is selected by the data's DVID item and a number: `(DVID == 2)`"),
             UnknownObservationTarget { name, span } => d(
                 format!("cannot observe `{name}`"),
                 *span,

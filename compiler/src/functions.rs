@@ -96,10 +96,17 @@ pub fn print_functions(m: &Model) -> String {
     let cov = names(m.covariates.iter().map(|t| &t.name).collect());
     let state = names(m.states.iter().map(|t| &t.name).collect());
     let param = names(m.params.iter().map(|t| &t.name).collect());
-    let mut observe: Vec<String> = m.observe.iter().map(|l| l.name.clone()).collect();
-    observe.push("prediction".into());
-    for i in 0..m.endpoint.params.len() {
-        observe.push(format!("error_param{}", i + 1));
+    let mut observe: Vec<String> = m.output_names();
+    for e in &m.endpoints {
+        // The single unnamed endpoint keeps the plain labels.
+        let prefix = match &e.name {
+            Some(n) => format!("{n}."),
+            None => String::new(),
+        };
+        observe.push(format!("{prefix}prediction"));
+        for i in 0..e.params.len() {
+            observe.push(format!("{prefix}error_param{}", i + 1));
+        }
     }
     let derivs: Vec<String> = state.iter().map(|s| format!("d/dt({s})")).collect();
     let jac = |rows: &[String], cols: &[String]| -> Vec<String> {

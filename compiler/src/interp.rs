@@ -7,7 +7,8 @@ use crate::dag::{self, eval::Inputs};
 use crate::functions::{FnKind, ModelFunctions};
 use crate::ir::{self, BinOp, Builtin, ExprKind, UnOp};
 use mido_runtime::model::{
-    CovariateInfo, DoseProps, EtaInfo, Model, ModelInfo, OmegaBlock, StateInfo, ThetaInfo,
+    CovariateInfo, DoseProps, EndpointInfo, EtaInfo, Model, ModelInfo, OmegaBlock, StateInfo,
+    ThetaInfo,
 };
 
 /// What an expression can see while it is evaluated.
@@ -221,6 +222,26 @@ impl Interpreter {
     }
 }
 
+/// The endpoints in the runtime's terms: where each one's prediction sits
+/// in the `observe` slice (after the outputs, endpoint after endpoint).
+fn endpoints(model: &ir::Model) -> Vec<EndpointInfo> {
+    let mut next = model.observe.len();
+    model
+        .endpoints
+        .iter()
+        .map(|e| {
+            let info = EndpointInfo {
+                name: e.label().to_string(),
+                dvid: e.dvid,
+                error_model: e.error_model,
+                prediction: next,
+            };
+            next += 1 + e.params.len();
+            info
+        })
+        .collect()
+}
+
 /// The runtime's view of a model's metadata.
 pub fn model_info(model: &ir::Model) -> ModelInfo {
     ModelInfo {
@@ -274,8 +295,8 @@ pub fn model_info(model: &ir::Model) -> ModelInfo {
                 dosable: s.dosable,
             })
             .collect(),
-        outputs: model.observe.iter().map(|l| l.name.clone()).collect(),
-        error_model: model.endpoint.error_model,
+        outputs: model.output_names(),
+        endpoints: endpoints(model),
         linear: model
             .linear
             .as_ref()
@@ -365,8 +386,12 @@ impl Model for Interpreter {
         };
         let n = locals.len();
         out[..n].copy_from_slice(&locals);
-        out[n] = eval(&self.model.endpoint.prediction, &env);
-        for (o, e) in out[n + 1..].iter_mut().zip(&self.model.endpoint.params) {
+        let values = self
+            .model
+            .endpoints
+            .iter()
+            .flat_map(|e| std::iter::once(&e.prediction).chain(&e.params));
+        for (o, e) in out[n..].iter_mut().zip(values) {
             *o = eval(e, &env);
         }
     }

@@ -241,9 +241,16 @@ pub struct State {
     pub dose_props: Vec<(DoseProp, ParamId)>,
 }
 
-/// The endpoint: `DV ~ error_model(prediction, params...)`.
+/// An endpoint, one `observe` block: its variables and
+/// `DV ~ error_model(prediction, params...)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
+    /// The block's name; `None` for the single unnamed `observe { ... }`.
+    pub name: Option<String>,
+    /// `DVID == value`: the records it applies to; `None`: every record.
+    pub dvid: Option<f64>,
+    /// Its variables: this range of [`Model::observe`].
+    pub locals: std::ops::Range<usize>,
     pub error_model: ErrorModel,
     pub prediction: Expr,
     pub params: Vec<Expr>,
@@ -263,10 +270,43 @@ pub struct Model {
     pub dynamics: Vec<Local>,
     /// One per state, in state order.
     pub derivs: Vec<Expr>,
+    /// The variables of every `observe` block, in block order (each block's
+    /// are a contiguous range, [`Endpoint::locals`]).
     pub observe: Vec<Local>,
-    pub endpoint: Endpoint,
+    /// The endpoints in block order; never empty.
+    pub endpoints: Vec<Endpoint>,
     /// The closed-form model the `derivs` were generated from, if any.
     pub linear: Option<LinearPk>,
+}
+
+impl Endpoint {
+    /// The name the runtime knows it by: "DV" for the unnamed endpoint.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or("DV")
+    }
+}
+
+impl Model {
+    /// The output column of each `observe` variable, in order: its name, or
+    /// `endpoint.name` when variables of several endpoints share that name.
+    pub fn output_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.observe.iter().map(|l| l.name.clone()).collect();
+        for e in &self.endpoints {
+            for i in e.locals.clone() {
+                let name = &self.observe[i].name;
+                let shared = self
+                    .endpoints
+                    .iter()
+                    .filter(|o| o.locals.clone().any(|j| self.observe[j].name == *name))
+                    .count()
+                    > 1;
+                if shared {
+                    names[i] = format!("{}.{name}", e.label());
+                }
+            }
+        }
+        names
+    }
 }
 
 /// A closed-form linear model: its kind and the parameters holding its

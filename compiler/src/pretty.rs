@@ -178,26 +178,42 @@ pub fn print_model(m: &Model) -> String {
         w,
         "\nobserve (per record: params, covariates, amounts, time)"
     );
-    for (i, l) in m.observe.iter().enumerate() {
-        let _ = writeln!(
-            w,
-            "  local#{i} {}: {} = {}",
-            l.name,
-            l.expr.ty,
-            expr(m, &l.expr, Ctx::Observe)
-        );
+    for e in &m.endpoints {
+        // The single unnamed endpoint is listed flat; named ones under a header.
+        let indent = match (&e.name, e.dvid) {
+            (None, None) => "  ",
+            (name, dvid) => {
+                let selector = dvid.map_or(String::new(), |v| format!(" (DVID == {v})"));
+                let _ = writeln!(
+                    w,
+                    "  endpoint {}{selector}",
+                    name.as_deref().unwrap_or("DV")
+                );
+                "    "
+            }
+        };
+        for i in e.locals.clone() {
+            let l = &m.observe[i];
+            let _ = writeln!(
+                w,
+                "{indent}local#{i} {}: {} = {}",
+                l.name,
+                l.expr.ty,
+                expr(m, &l.expr, Ctx::Observe)
+            );
+        }
+        let args: Vec<String> = std::iter::once(&e.prediction)
+            .chain(&e.params)
+            .map(|x| expr(m, x, Ctx::Observe))
+            .collect();
+        let dist = match e.error_model {
+            ErrorModel::Additive => "normal",
+            ErrorModel::Proportional => "proportional",
+            ErrorModel::Combined => "combined",
+            ErrorModel::LogNormal => "lognormal",
+        };
+        let _ = writeln!(w, "{indent}DV ~ {dist}({})", args.join(", "));
     }
-    let args: Vec<String> = std::iter::once(&m.endpoint.prediction)
-        .chain(&m.endpoint.params)
-        .map(|e| expr(m, e, Ctx::Observe))
-        .collect();
-    let dist = match m.endpoint.error_model {
-        ErrorModel::Additive => "normal",
-        ErrorModel::Proportional => "proportional",
-        ErrorModel::Combined => "combined",
-        ErrorModel::LogNormal => "lognormal",
-    };
-    let _ = writeln!(w, "  DV ~ {dist}({})", args.join(", "));
     out
 }
 

@@ -17,6 +17,7 @@ fn all_models() -> Vec<(String, String)> {
     for rel in [
         "examples/theophylline/theo.mido",
         "examples/two_cpt_infusion/model.mido",
+        "examples/warfarin/warfarin.mido",
     ] {
         out.push((
             rel.to_string(),

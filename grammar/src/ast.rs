@@ -77,11 +77,23 @@ pub enum Item {
     Individual(Block<Stmt>),
     Compartments(Block<CompartmentDecl>),
     Dynamics(Block<Stmt>),
-    Observe(Block<Stmt>),
+    Observe(ObserveBlock),
     /// `pk two_compartment_oral(ka = ka, cl = cl, ...)`: a closed-form model.
     Pk(PkDecl),
     /// Text the parser could not make sense of (already reported).
     Error(Span),
+}
+
+/// An `observe` block: `observe { ... }`, or one endpoint of several,
+/// `observe pca (DVID == 2) { ... }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObserveBlock {
+    /// The endpoint's name, if written.
+    pub name: Option<Name>,
+    /// The record selector in parentheses, as written (the checker requires
+    /// `DVID == <number>`); its span covers the parentheses.
+    pub selector: Option<Expr>,
+    pub block: Block<Stmt>,
 }
 
 /// A closed-form linear model in place of `dynamics`.

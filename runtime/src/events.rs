@@ -356,6 +356,7 @@ mod tests {
             dv: None,
             mdv: false,
             occ: 0.0,
+            endpoint: 0,
             covariates: vec![],
         }
     }

@@ -119,6 +119,36 @@ impl ErrorModel {
     }
 }
 
+/// One endpoint (an `observe` block): which records it applies to and its residual error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointInfo {
+    /// Block name; "DV" for the single unnamed block.
+    pub name: String,
+    /// The DVID value selecting it; None for the single unnamed block (applies to every record).
+    pub dvid: Option<f64>,
+    pub error_model: ErrorModel,
+    /// Index in the `observe` slice of this endpoint's prediction; its error parameters follow it.
+    pub prediction: usize,
+}
+
+impl EndpointInfo {
+    /// The single unnamed endpoint (applies to every record), with its
+    /// prediction at `prediction` (the number of outputs).
+    pub fn single(error_model: ErrorModel, prediction: usize) -> Self {
+        EndpointInfo {
+            name: "DV".to_string(),
+            dvid: None,
+            error_model,
+            prediction,
+        }
+    }
+
+    /// The range of its error parameters in the `observe` slice.
+    pub fn error_params(&self) -> std::ops::Range<usize> {
+        self.prediction + 1..self.prediction + 1 + self.error_model.n_params()
+    }
+}
+
 /// Dose properties of one compartment, evaluated for a subject at a record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DoseProps {
@@ -156,10 +186,13 @@ pub struct ModelInfo {
     /// Names of the individual parameters `individual` writes, in order.
     pub params: Vec<String>,
     pub states: Vec<StateInfo>,
-    /// Names of the observation variables `observe` writes first, in order.
+    /// Names of the observation variables `observe` writes first, in order
+    /// (every endpoint's, in block order; `endpoint.name` where two
+    /// endpoints use the same name).
     pub outputs: Vec<String>,
-    /// Residual-error model of the (single, in v1) endpoint.
-    pub error_model: ErrorModel,
+    /// The endpoints, in block order (never empty); each record is
+    /// predicted by one of them (`data::Record::endpoint`).
+    pub endpoints: Vec<EndpointInfo>,
     /// A closed-form linear model the ODEs are equivalent to, if the model
     /// declares one (`pk ...`): the runtime may then advance the amounts
     /// analytically instead of integrating `rhs`.
@@ -182,15 +215,25 @@ pub struct LinearInfo {
 }
 
 impl ModelInfo {
-    /// Length of the slice `observe` fills: the outputs, then the endpoint's
-    /// prediction, then its error parameters.
+    /// Length of the slice `observe` fills: the outputs, then for each
+    /// endpoint in order its prediction followed by its error parameters.
     pub fn observe_len(&self) -> usize {
-        self.outputs.len() + 1 + self.error_model.n_params()
+        self.outputs.len()
+            + self
+                .endpoints
+                .iter()
+                .map(|e| 1 + e.error_model.n_params())
+                .sum::<usize>()
     }
 
-    /// Index of the endpoint's prediction in the `observe` slice.
-    pub fn prediction_index(&self) -> usize {
-        self.outputs.len()
+    /// The endpoint a record with this DVID belongs to: the single unnamed
+    /// endpoint whatever the value, otherwise the one whose selector equals
+    /// it; `None` when no selector matches.
+    pub fn endpoint_for_dvid(&self, dvid: f64) -> Option<usize> {
+        self.endpoints.iter().position(|e| match e.dvid {
+            None => true,
+            Some(v) => v == dvid,
+        })
     }
 
     /// The full OMEGA matrix (row-major, `n_eta × n_eta`), zero outside blocks.

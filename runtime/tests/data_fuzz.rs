@@ -1,7 +1,7 @@
 //! The dataset reader never panics, whatever the text.
 
 use mido_runtime::data::{DataSpec, Dataset};
-use mido_runtime::model::{CovariateInfo, CovariateKind, StateInfo};
+use mido_runtime::model::{CovariateInfo, CovariateKind, EndpointInfo, ErrorModel, StateInfo};
 use proptest::prelude::*;
 
 fn spec() -> DataSpec {
@@ -17,6 +17,16 @@ fn spec() -> DataSpec {
             dosable: true,
         }],
         needs_occasion: true,
+        endpoints: ["cp", "pca"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| EndpointInfo {
+                name: name.to_string(),
+                dvid: Some(i as f64 + 1.0),
+                error_model: ErrorModel::Additive,
+                prediction: 2 * i,
+            })
+            .collect(),
     }
 }
 
@@ -29,10 +39,10 @@ proptest! {
     #[test]
     fn nonmem_like_text_never_panics(
         rows in proptest::collection::vec(
-            "[0-9.\\-eE#@C ]{0,4}(,[0-9.\\-eEinf ]{0,5}){0,14}", 0..20),
+            "[0-9.\\-eE#@C ]{0,4}(,[0-9.\\-eEinfcpa ]{0,5}){0,15}", 0..20),
         whitespace in any::<bool>(),
     ) {
-        let header = "ID,TIME,DV,AMT,EVID,MDV,CMT,RATE,II,ADDL,SS,OCC,WT";
+        let header = "ID,TIME,DV,AMT,EVID,MDV,CMT,RATE,II,ADDL,SS,OCC,WT,DVID";
         let mut text = String::from(header);
         for r in rows {
             text.push('\n');

@@ -47,6 +47,7 @@ fn spec() -> DataSpec {
             },
         ],
         needs_occasion: false,
+        endpoints: vec![],
     }
 }
 
@@ -117,6 +118,7 @@ fn defaults_evid_from_amt_and_cmt_to_first_dosable() {
             },
         ],
         needs_occasion: false,
+        endpoints: vec![],
     };
     let data =
         Dataset::parse("ID,TIME,AMT,DV\n1,0,10,.\n1,1,.,3\n", "x.csv", &spec).expect("valid");

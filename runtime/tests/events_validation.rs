@@ -236,7 +236,7 @@ impl Iv {
                     dosable: true,
                 }],
                 outputs: vec!["CONC".into()],
-                error_model: ErrorModel::Additive,
+                endpoints: vec![EndpointInfo::single(ErrorModel::Additive, 1)],
                 linear: None,
             },
             f: 1.0,

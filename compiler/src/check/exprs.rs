@@ -437,24 +437,33 @@ impl Checker {
             BlockKind::Compartments => BlockKind::Individual,
             b => b,
         };
-        let err = match self.scope.statement_defs.get(name) {
-            Some((def_block, def_span)) if *def_block == here => Error::UseBeforeDefinition {
+        let defs = self.scope.statement_defs.get(name);
+        // A definition later in this same block (the same endpoint's, in
+        // `observe`), else any other.
+        let same = defs.and_then(|defs| {
+            defs.iter().find(|d| {
+                d.block == here
+                    && (here != BlockKind::Observe || d.endpoint == self.current_endpoint)
+            })
+        });
+        let err = match (same, defs.and_then(|d| d.first())) {
+            (Some(def), _) => Error::UseBeforeDefinition {
                 name: name.to_string(),
                 span,
-                definition: *def_span,
+                definition: def.span,
             },
-            Some((def_block, def_span)) => Error::NotVisibleHere {
+            (None, Some(def)) => Error::NotVisibleHere {
                 name: name.to_string(),
-                kind: match def_block {
+                kind: match def.block {
                     BlockKind::Dynamics => NameKind::DynamicsVariable,
                     BlockKind::Observe => NameKind::ObserveVariable,
                     _ => NameKind::Parameter,
                 },
                 block,
                 span,
-                definition: Some(*def_span),
+                definition: Some(def.span),
             },
-            None => Error::UnknownName {
+            (None, None) => Error::UnknownName {
                 name: name.to_string(),
                 span,
                 candidates: similar(name, self.scope.all_names()),

@@ -15,7 +15,6 @@ use crate::error::{BlockKind, Error};
 use crate::ir::{self, ParamId, ParamOrigin, Type};
 use mido_grammar::ast::{self, Item};
 use mido_grammar::Span;
-use mido_runtime::model::ErrorModel;
 use scope::Scope;
 
 /// Checks a parsed file. Returns the IR when the model is valid, and every
@@ -37,7 +36,8 @@ struct Blocks {
     individual: Option<ast::Block<ast::Stmt>>,
     compartments: Option<ast::Block<ast::CompartmentDecl>>,
     dynamics: Option<ast::Block<ast::Stmt>>,
-    observe: Option<ast::Block<ast::Stmt>>,
+    /// Every `observe` block, one per endpoint.
+    observe: Vec<ast::ObserveBlock>,
     pk: Option<ast::PkDecl>,
 }
 
@@ -57,7 +57,9 @@ pub(crate) struct Checker {
     /// Where each state's ODE and dose properties were written.
     deriv_spans: Vec<Option<Span>>,
     dose_prop_spans: Vec<Vec<(ir::DoseProp, Span)>>,
-    endpoint: Option<ir::Endpoint>,
+    /// The endpoints checked so far, and the one being checked.
+    endpoints: Vec<ir::Endpoint>,
+    current_endpoint: usize,
     /// States named by `d/dt` statements written outside `dynamics`.
     misplaced_derivs: Vec<String>,
     header: Span,
@@ -81,11 +83,7 @@ impl Checker {
                 dynamics: vec![],
                 derivs: vec![],
                 observe: vec![],
-                endpoint: ir::Endpoint {
-                    error_model: ErrorModel::Additive,
-                    prediction: placeholder(),
-                    params: vec![],
-                },
+                endpoints: vec![],
                 linear: None,
             },
             theta_spans: vec![],
@@ -97,7 +95,8 @@ impl Checker {
             lifted_eta: vec![],
             deriv_spans: vec![],
             dose_prop_spans: vec![],
-            endpoint: None,
+            endpoints: vec![],
+            current_endpoint: 0,
             misplaced_derivs: vec![],
             header: file.name.span,
         }
@@ -159,13 +158,13 @@ impl Checker {
             }),
             None => {}
         }
-        match &blocks.observe {
-            Some(b) => self.observe(b),
-            None => self.error(Error::MissingBlock {
+        if blocks.observe.is_empty() {
+            self.error(Error::MissingBlock {
                 block: "observe",
                 span: self.header,
-            }),
+            });
         }
+        self.observe_blocks(&blocks.observe);
         if blocks.dynamics.is_some() && blocks.pk.is_none() {
             self.missing_odes();
         }
@@ -212,7 +211,7 @@ impl Checker {
                 Item::Individual(b) => merge(self, &mut blocks.individual, b, "individual"),
                 Item::Compartments(b) => merge(self, &mut blocks.compartments, b, "compartments"),
                 Item::Dynamics(b) => merge(self, &mut blocks.dynamics, b, "dynamics"),
-                Item::Observe(b) => merge(self, &mut blocks.observe, b, "observe"),
+                Item::Observe(b) => blocks.observe.push(b.clone()),
                 Item::Pk(p) => match &blocks.pk {
                     Some(first) => self.error(Error::DuplicateBlock {
                         block: "pk",
@@ -229,17 +228,29 @@ impl Checker {
 
     fn register_statement_defs(&mut self, blocks: &Blocks) {
         let lists = [
-            (BlockKind::Individual, blocks.individual.as_ref()),
-            (BlockKind::Dynamics, blocks.dynamics.as_ref()),
-            (BlockKind::Observe, blocks.observe.as_ref()),
-        ];
-        for (kind, block) in lists {
-            for stmt in block.iter().flat_map(|b| &b.entries) {
+            (BlockKind::Individual, 0, blocks.individual.as_ref()),
+            (BlockKind::Dynamics, 0, blocks.dynamics.as_ref()),
+        ]
+        .into_iter()
+        .chain(
+            blocks
+                .observe
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (BlockKind::Observe, i, Some(&o.block))),
+        );
+        for (block, endpoint, stmts) in lists {
+            for stmt in stmts.iter().flat_map(|b| &b.entries) {
                 if let ast::Stmt::Assign { name, .. } = stmt {
                     self.scope
                         .statement_defs
                         .entry(name.text.clone())
-                        .or_insert((kind, name.span));
+                        .or_default()
+                        .push(scope::StatementDef {
+                            block,
+                            endpoint,
+                            span: name.span,
+                        });
                 }
             }
         }
@@ -320,22 +331,12 @@ impl Checker {
         if !self.errors.is_empty() {
             return (None, self.errors);
         }
-        match self.endpoint.take() {
-            Some(endpoint) => {
-                self.model.endpoint = endpoint;
-                (Some(self.model), self.errors)
-            }
-            // The observe block's absence or emptiness was reported above.
-            None => (None, self.errors),
+        if self.endpoints.is_empty() {
+            // The observe block's absence was reported above.
+            return (None, self.errors);
         }
-    }
-}
-
-fn placeholder() -> ir::Expr {
-    ir::Expr {
-        kind: ir::ExprKind::Const(f64::NAN),
-        ty: Type::Real,
-        span: Span::default(),
+        self.model.endpoints = std::mem::take(&mut self.endpoints);
+        (Some(self.model), self.errors)
     }
 }
 

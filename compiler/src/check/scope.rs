@@ -40,13 +40,25 @@ pub struct Entry {
     pub span: Option<Span>,
 }
 
-/// Every name defined so far, model-wide: names are unique across blocks.
+/// Where a statement block assigns a name.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementDef {
+    pub block: BlockKind,
+    /// For `observe`, which endpoint's block; 0 elsewhere.
+    pub endpoint: usize,
+    pub span: Span,
+}
+
+/// Every name defined so far, model-wide: names are unique across blocks,
+/// except that the variables of one `observe` block leave the scope at its
+/// end (each endpoint's block has its own variables).
 #[derive(Debug, Default)]
 pub struct Scope {
     names: HashMap<String, Entry>,
     /// Names assigned in statement blocks, known before checking so that a
-    /// use ahead of its definition can be told apart from an unknown name.
-    pub statement_defs: HashMap<String, (BlockKind, Span)>,
+    /// use ahead of its definition can be told apart from an unknown name
+    /// (several entries for a name several `observe` blocks define).
+    pub statement_defs: HashMap<String, Vec<StatementDef>>,
 }
 
 impl Scope {
@@ -75,6 +87,11 @@ impl Scope {
             },
         );
         Ok(())
+    }
+
+    /// Forgets a name (an `observe` variable at the end of its block).
+    pub fn remove(&mut self, name: &str) {
+        self.names.remove(name);
     }
 
     pub fn get(&self, name: &str) -> Option<Entry> {

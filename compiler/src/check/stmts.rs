@@ -6,6 +6,7 @@ use crate::error::{BlockKind, Error, NameKind};
 use crate::ir::{self, LocalId, ParamId, ParamOrigin};
 use crate::suggest::similar;
 use mido_grammar::ast::{self, Stmt};
+use mido_grammar::Span;
 use mido_runtime::model::ErrorModel;
 
 /// The error models of `observe`, with the number of arguments after the
@@ -195,8 +196,110 @@ impl Checker {
         }
     }
 
-    pub(super) fn observe(&mut self, block: &ast::Block<Stmt>) {
+    /// Every `observe` block, one endpoint each: names and DVID selectors
+    /// checked across blocks, each block's variables in their own scope.
+    pub(super) fn observe_blocks(&mut self, blocks: &[ast::ObserveBlock]) {
+        let several = blocks.len() > 1;
+        let mut names: Vec<(&str, Span)> = Vec::new();
+        let mut dvids: Vec<(f64, Span)> = Vec::new();
+        for (k, b) in blocks.iter().enumerate() {
+            self.current_endpoint = k;
+            let header_end = b
+                .selector
+                .as_ref()
+                .map(|s| s.span.end)
+                .or(b.name.as_ref().map(|n| n.span.end))
+                .unwrap_or(b.block.keyword.end);
+            let missing_name = b.name.is_none() && (several || b.selector.is_some());
+            let missing_selector = b.selector.is_none() && several;
+            if missing_name || missing_selector {
+                let other = several.then(|| blocks[usize::from(k == 0)].block.keyword);
+                self.error(Error::EndpointUnnamed {
+                    span: Span::new(b.block.keyword.start, header_end),
+                    missing_name,
+                    missing_selector,
+                    other,
+                });
+            }
+            if let Some(name) = &b.name {
+                match names.iter().find(|(n, _)| *n == name.text) {
+                    Some((_, first)) => self.error(Error::DuplicateEndpoint {
+                        name: name.text.clone(),
+                        span: name.span,
+                        first: *first,
+                    }),
+                    None => names.push((&name.text, name.span)),
+                }
+            }
+            let dvid = b.selector.as_ref().and_then(|s| self.selector(s));
+            if let (Some(value), Some(sel)) = (dvid, &b.selector) {
+                match dvids.iter().find(|(v, _)| *v == value) {
+                    Some((_, first)) => self.error(Error::DuplicateDvid {
+                        value,
+                        span: sel.span,
+                        first: *first,
+                    }),
+                    None => dvids.push((value, sel.span)),
+                }
+            }
+            let first_local = self.model.observe.len();
+            let endpoint = self.observe(&b.block);
+            let locals = first_local..self.model.observe.len();
+            // This block's variables are not visible in the next one.
+            for i in locals.clone() {
+                let name = self.model.observe[i].name.clone();
+                self.scope.remove(&name);
+            }
+            if let Some(e) = endpoint {
+                self.endpoints.push(ir::Endpoint {
+                    name: b.name.as_ref().map(|n| n.text.clone()),
+                    dvid,
+                    locals,
+                    ..e
+                });
+            }
+        }
+    }
+
+    /// The DVID value of a selector `DVID == <number>`.
+    fn selector(&mut self, e: &ast::Expr) -> Option<f64> {
+        use ast::ExprKind as E;
+        let number = |e: &ast::Expr| match &e.kind {
+            E::Number(v, None) => Some(*v),
+            E::Unary(ast::UnaryOp::Neg, inner) => match inner.kind {
+                E::Number(v, None) => Some(-v),
+                _ => None,
+            },
+            _ => None,
+        };
+        let problem = match &e.kind {
+            E::Binary(ast::BinaryOp::Eq, a, b) => match (&a.kind, number(b)) {
+                (E::Name(n), Some(v)) if n == "DVID" => {
+                    if v.is_finite() {
+                        return Some(v);
+                    }
+                    "the DVID value must be a finite number"
+                }
+                (E::Name(n), None) if n == "DVID" => {
+                    "`DVID` must be compared with a number (without a unit)"
+                }
+                _ => "the left side must be the data item `DVID`",
+            },
+            E::Binary(..) | E::Unary(..) | E::If(..) => {
+                "only `DVID == <number>` selects records (no other operators)"
+            }
+            _ => "a selector compares the data item `DVID` with a number",
+        };
+        self.error(Error::InvalidSelector {
+            span: e.span,
+            problem,
+        });
+        None
+    }
+
+    fn observe(&mut self, block: &ast::Block<Stmt>) -> Option<ir::Endpoint> {
         let mut first_sample: Option<mido_grammar::Span> = None;
+        let mut endpoint = None;
         let mut count = 0;
         for stmt in &block.entries {
             match stmt {
@@ -237,7 +340,7 @@ impl Checker {
                             span: target.span,
                         });
                     }
-                    self.endpoint = self.sample(dist, args, *span);
+                    endpoint = self.sample(dist, args, *span);
                 }
                 other => self.misplaced(other, BlockKind::Observe),
             }
@@ -249,6 +352,7 @@ impl Checker {
                 extra: None,
             });
         }
+        endpoint
     }
 
     fn sample(
@@ -292,6 +396,9 @@ impl Checker {
             })
             .collect();
         Some(ir::Endpoint {
+            name: None,
+            dvid: None,
+            locals: 0..0,
             error_model: *error_model,
             prediction,
             params,

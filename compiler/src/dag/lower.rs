@@ -125,7 +125,9 @@ pub fn rhs(m: &Model) -> Function {
     Function { graph: g, outputs }
 }
 
-/// `observe(time, amounts, params, cov) -> [outputs, prediction, error params]`.
+/// `observe(time, amounts, params, cov) -> [outputs, then per endpoint:
+/// prediction, error params]`. The outputs are every endpoint's variables,
+/// in block order.
 pub fn observe(m: &Model) -> Function {
     let mut g = Graph::default();
     let ls = locals(&mut g, &m.observe);
@@ -134,9 +136,11 @@ pub fn observe(m: &Model) -> Function {
         locals: &ls,
     };
     let mut outputs: Vec<NodeId> = ls.iter().map(|n| as_real(&mut g, *n)).collect();
-    outputs.push(expr(&mut g, &m.endpoint.prediction, &env));
-    for p in &m.endpoint.params {
-        outputs.push(expr(&mut g, p, &env));
+    for e in &m.endpoints {
+        outputs.push(expr(&mut g, &e.prediction, &env));
+        for p in &e.params {
+            outputs.push(expr(&mut g, p, &env));
+        }
     }
     Function { graph: g, outputs }
 }

@@ -95,6 +95,23 @@ pub enum DataErrorKind {
     ConstantSteadyStateNeedsRate,
     /// OCC missing although the model has occasion-level random effects.
     MissingOccasion,
+    /// No DVID column, although the model's endpoints are selected by DVID.
+    /// `endpoints`: each endpoint's name and DVID.
+    DvidColumnRequired { endpoints: Vec<(String, f64)> },
+    /// A DVID (missing on an observation record, or present) that selects
+    /// none of the model's endpoints.
+    UnknownEndpoint { endpoints: Vec<(String, f64)> },
+}
+
+/// `1 (cp), 2 (pca)`.
+fn list_endpoints(f: &mut fmt::Formatter<'_>, endpoints: &[(String, f64)]) -> fmt::Result {
+    for (i, (name, dvid)) in endpoints.iter().enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{dvid} ({name})")?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for DataErrorKind {
@@ -199,6 +216,22 @@ impl fmt::Display for DataErrorKind {
                 f,
                 "OCC is required on every row: the model has occasion-level random effects"
             ),
+            K::DvidColumnRequired { endpoints } => {
+                write!(
+                    f,
+                    "the model has endpoints selected by DVID, so the dataset needs a DVID column saying which \
+                     one each observation belongs to; DVID values: "
+                )?;
+                list_endpoints(f, endpoints)
+            }
+            K::UnknownEndpoint { endpoints } => {
+                write!(
+                    f,
+                    "DVID selects none of the model's endpoints (required on observation records); \
+                     valid values, or the endpoint's name: "
+                )?;
+                list_endpoints(f, endpoints)
+            }
         }
     }
 }

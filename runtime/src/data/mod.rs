@@ -15,8 +15,9 @@
 //!
 //! # Items
 //!
-//! `ID` and `TIME` are required; `DV AMT EVID MDV CMT RATE II ADDL SS OCC` are
-//! optional, as are columns the model does not use (ignored). Each model
+//! `ID` and `TIME` are required; `DV AMT EVID MDV CMT RATE II ADDL SS OCC DVID`
+//! are optional (DVID is required when the model's endpoints are selected by
+//! it, and may then also be an endpoint's name), as are columns the model does not use (ignored). Each model
 //! covariate must have a column of the same name. Defaults: EVID = 1 when
 //! AMT > 0, else 0; MDV = 1 when EVID ≠ 0; CMT on a dose = the first dosable
 //! compartment. CMT is the 1-based position in the model's compartments.
@@ -32,7 +33,7 @@ mod table;
 
 pub use error::{DataError, DataErrorKind, DataErrors, MAX_SHOWN};
 
-use crate::model::{CovariateInfo, ModelInfo, RandomLevel, StateInfo};
+use crate::model::{CovariateInfo, EndpointInfo, ModelInfo, RandomLevel, StateInfo};
 use std::path::Path;
 
 /// What a model needs from a dataset.
@@ -44,6 +45,11 @@ pub struct DataSpec {
     pub states: Vec<StateInfo>,
     /// Whether every row needs OCC (the model has occasion-level etas).
     pub needs_occasion: bool,
+    /// The model's endpoints, in order. When any has a DVID selector, every
+    /// observation record needs a DVID naming one of them; otherwise (one
+    /// unnamed endpoint, or none listed) DVID is ignored and every record
+    /// belongs to endpoint 0.
+    pub endpoints: Vec<EndpointInfo>,
 }
 
 impl DataSpec {
@@ -52,6 +58,7 @@ impl DataSpec {
             covariates: info.covariates.clone(),
             states: info.states.clone(),
             needs_occasion: info.etas.iter().any(|e| e.level == RandomLevel::Occasion),
+            endpoints: info.endpoints.clone(),
         }
     }
 }
@@ -89,6 +96,11 @@ pub struct Record {
     pub mdv: bool,
     /// Occasion (0 when the dataset has no OCC and the model needs none).
     pub occ: f64,
+    /// The endpoint predicting this record: an index into the model's
+    /// endpoints, chosen by DVID when the endpoints have selectors; 0 for a
+    /// model with a single unnamed endpoint, for dose and reset records, and
+    /// for EVID 2 records without a DVID.
+    pub endpoint: usize,
     /// One value per [`DataSpec::covariates`] entry (codes for category and
     /// Bool covariates), as written on this row.
     pub covariates: Vec<f64>,

@@ -24,8 +24,22 @@ struct Columns {
     addl: Option<usize>,
     ss: Option<usize>,
     occ: Option<usize>,
+    dvid: Option<usize>,
+    /// `(endpoint index, name, DVID)` of each endpoint with a DVID selector;
+    /// empty when the model has none (DVID is then ignored).
+    selectors: Vec<(usize, String, f64)>,
     /// One per spec covariate.
     covariates: Vec<usize>,
+}
+
+impl Columns {
+    /// The endpoints selected by DVID as `(name, DVID)`, for messages.
+    fn listed(&self) -> Vec<(String, f64)> {
+        self.selectors
+            .iter()
+            .map(|(_, name, dvid)| (name.clone(), *dvid))
+            .collect()
+    }
 }
 
 pub(crate) fn build(
@@ -96,9 +110,22 @@ fn columns(
         addl: find("ADDL"),
         ss: find("SS"),
         occ: find("OCC"),
+        dvid: find("DVID"),
+        selectors: spec
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e.name.clone(), e.dvid?)))
+            .collect(),
         covariates: Vec::with_capacity(spec.covariates.len()),
     };
     let cov_cols: Vec<Option<usize>> = spec.covariates.iter().map(|c| find(&c.name)).collect();
+    if !cols.selectors.is_empty() && cols.dvid.is_none() {
+        let kind = K::DvidColumnRequired {
+            endpoints: cols.listed(),
+        };
+        problems.push(("DVID".into(), kind));
+    }
     let mut missing: Vec<String> = Vec::new();
     if id.is_none() {
         missing.push("ID".into());
@@ -330,20 +357,22 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
         }
         None => None,
     };
+    let endpoint = endpoint(ctx, cols, evid.as_ref());
     let covariates = spec
         .covariates
         .iter()
         .zip(&cols.covariates)
         .map(|(c, &col)| covariate(ctx, col, &c.kind))
         .collect();
-    let record = match (time, evid, mdv, occ) {
-        (Some(time), Some(evid), Some(mdv), Some(occ)) if ctx.ok => Some(Record {
+    let record = match (time, evid, mdv, occ, endpoint) {
+        (Some(time), Some(evid), Some(mdv), Some(occ), Some(endpoint)) if ctx.ok => Some(Record {
             row: ctx.row.line,
             time,
             evid,
             dv,
             mdv,
             occ,
+            endpoint,
             covariates: Vec::new(),
         }),
         _ => None,
@@ -353,6 +382,45 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
         time,
         record,
         covariates,
+    }
+}
+
+/// The endpoint of a record (see [`Record::endpoint`]): by DVID, a number
+/// equal to a selector or an endpoint's name (any case). Required on
+/// observation records, optional on EVID 2, ignored elsewhere.
+fn endpoint(ctx: &mut RowCtx, cols: &Columns, evid: Option<&Evid>) -> Option<usize> {
+    let (Some(col), false) = (cols.dvid, cols.selectors.is_empty()) else {
+        return Some(0);
+    };
+    let required = match evid {
+        Some(Evid::Observation) => true,
+        Some(Evid::Other) => false,
+        _ => return Some(0),
+    };
+    let text = ctx.text(col);
+    if text.is_empty() || text == "." {
+        if required {
+            let endpoints = cols.listed();
+            ctx.err(col, K::UnknownEndpoint { endpoints });
+            return None;
+        }
+        return Some(0);
+    }
+    let by_name = cols
+        .selectors
+        .iter()
+        .find(|(_, name, _)| name.eq_ignore_ascii_case(text));
+    let by_value = || {
+        let v = text.parse::<f64>().ok()?;
+        cols.selectors.iter().find(|(_, _, dvid)| *dvid == v)
+    };
+    match by_name.or_else(by_value) {
+        Some((i, _, _)) => Some(*i),
+        None => {
+            let endpoints = cols.listed();
+            ctx.err(col, K::UnknownEndpoint { endpoints });
+            None
+        }
     }
 }
 

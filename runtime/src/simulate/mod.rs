@@ -9,7 +9,8 @@
 //! observation record (EVID 0) in file order.
 //!
 //! Predictions at a record are taken after processing the record, so a dose
-//! record's prediction includes its own dose.
+//! record's prediction includes its own dose. Each record's prediction and
+//! simulated observation come from its endpoint (`Record::endpoint`).
 
 pub(crate) mod runner;
 mod table;
@@ -57,6 +58,9 @@ impl Default for SimOptions {
 pub enum SimError {
     /// `theta` does not have one value per model theta.
     ThetaLength { expected: usize, found: usize },
+    /// A record names an endpoint the model does not have (the dataset was
+    /// read for another model).
+    Endpoint { subject: String, row: usize },
     /// The dataset was read for a model with other covariates.
     CovariateCount {
         subject: String,
@@ -104,6 +108,11 @@ impl fmt::Display for SimError {
             } => write!(
                 f,
                 "subject {subject} has {found} covariate values but the model has {expected} covariates \
+                 (dataset read for another model?)"
+            ),
+            SimError::Endpoint { subject, row } => write!(
+                f,
+                "subject {subject}: data row {row} names an endpoint the model does not have \
                  (dataset read for another model?)"
             ),
             SimError::Omega { level, eta } => write!(
@@ -174,7 +183,6 @@ pub fn simulate(
     let occasion_level = sampler(RandomLevel::Occasion)?;
     let n_eta = info.etas.len();
     let nobs = info.observe_len();
-    let pi = info.prediction_index();
     let mut runner = Runner::new(model, opts.solver, opts.closed_form);
     let mut rows = Vec::with_capacity(data.n_records());
     let (mut obs_pred, mut obs_ind) = (Vec::new(), Vec::new());
@@ -186,6 +194,16 @@ pub fn simulate(
                 subject: subject.label.clone(),
                 expected: info.covariates.len(),
                 found: subject.covariates.len(),
+            });
+        }
+        if let Some(r) = subject
+            .records
+            .iter()
+            .find(|r| r.endpoint >= info.endpoints.len())
+        {
+            return Err(SimError::Endpoint {
+                subject: subject.label.clone(),
+                row: r.row,
             });
         }
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -210,17 +228,17 @@ pub fn simulate(
         let ind = if opts.typical { &obs_pred } else { &obs_ind };
         for (i, r) in subject.records.iter().enumerate() {
             let o = ind.get(i * nobs..(i + 1) * nobs).unwrap_or(&[]);
+            let endpoint = &info.endpoints[r.endpoint];
+            let pi = endpoint.prediction;
             let ipred = o.get(pi).copied().unwrap_or(f64::NAN);
             let pred = obs_pred.get(i * nobs + pi).copied().unwrap_or(f64::NAN);
             let dv = match r.evid {
                 Evid::Observation if opts.typical => Some(ipred),
                 Evid::Observation => {
                     let eps: f64 = rng.sample(StandardNormal);
-                    let err_params = o.get(pi + 1..).unwrap_or(&[]);
-                    Some(if err_params.len() < info.error_model.n_params() {
-                        f64::NAN
-                    } else {
-                        info.error_model.sample(ipred, err_params, eps)
+                    Some(match o.get(endpoint.error_params()) {
+                        Some(err_params) => endpoint.error_model.sample(ipred, err_params, eps),
+                        None => f64::NAN,
                     })
                 }
                 _ => None,
@@ -229,10 +247,11 @@ pub fn simulate(
                 id: subject.id,
                 time: r.time,
                 evid: r.evid_code(),
+                dvid: endpoint.dvid,
                 pred,
                 ipred,
                 dv,
-                outputs: o.get(..pi).unwrap_or(&[]).to_vec(),
+                outputs: o.get(..info.outputs.len()).unwrap_or(&[]).to_vec(),
             });
         }
     }
@@ -240,6 +259,7 @@ pub fn simulate(
     stats.add(&runner.solver.stats());
     Ok(SimTable {
         output_names: info.outputs.clone(),
+        dvid_column: info.endpoints.iter().any(|e| e.dvid.is_some()),
         rows,
         stats,
     })
