@@ -11,9 +11,13 @@ use crate::solver::SolverOptions;
 
 /// The endpoint a record is observed through: index of its prediction in
 /// the `observe` slice, and its error model.
-pub(crate) fn endpoint(model: &dyn Model, _record: &Record) -> (usize, ErrorModel) {
+pub(crate) fn endpoint(model: &dyn Model, record: &Record) -> (usize, ErrorModel) {
     let info = model.info();
-    (info.prediction_index(), info.error_model)
+    let e = info
+        .endpoints
+        .get(record.endpoint)
+        .unwrap_or(&info.endpoints[0]);
+    (e.prediction, e.error_model)
 }
 
 /// The observations of one subject that enter the likelihood: EVID 0
