@@ -281,3 +281,90 @@ fn simulate_without_a_dataset_says_how_to_give_one() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--data"));
 }
+
+const THEO_CF: &str = "examples/theophylline/theo_closed_form.mido";
+
+#[test]
+fn fit_writes_results_never_overwrites_and_restarts_from_them() {
+    let dir = temp_dir("fit");
+    let out = dir.join("fit");
+    let out_s = out.to_str().expect("utf8 path");
+    let o = mido(&["fit", THEO_CF, "--out", out_s, "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = stdout(&o);
+    assert!(summary.contains("status: converged"), "{summary}");
+    assert!(summary.contains("116.8034"), "{summary}");
+    for f in ["estimates.json", "sdtab.csv", "iterations.csv", "run.json"] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    let sdtab = std::fs::read_to_string(out.join("sdtab.csv")).expect("sdtab");
+    assert!(sdtab.starts_with("ID,TIME,DV,PRED,IPRED,RES,WRES,CWRES,IWRES,eta_cl,eta_v,eta_ka\n"));
+    assert_eq!(sdtab.lines().count(), 133, "132 observations and a header");
+    let est = std::fs::read_to_string(out.join("estimates.json")).expect("estimates");
+    assert!(
+        est.contains("\"method\": \"FOCEI\"") && est.contains("\"tv_cl\""),
+        "{est}"
+    );
+    let run = std::fs::read_to_string(out.join("run.json")).expect("run record");
+    assert!(
+        run.contains("sha256") && run.contains("mido_version"),
+        "{run}"
+    );
+
+    // A second run into the same directory refuses, leaving the files.
+    let o = mido(&["fit", THEO_CF, "--out", out_s, "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(out.join("estimates.json")).expect("kept"),
+        est
+    );
+
+    // Starting from the estimates, the fit ends where it started.
+    let again = dir.join("again");
+    let est_path = out.join("estimates.json");
+    let o = mido(&[
+        "fit",
+        THEO_CF,
+        "--out",
+        again.to_str().expect("utf8 path"),
+        "--init",
+        est_path.to_str().expect("utf8 path"),
+        "--quiet",
+        "--covariance",
+        "none",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains("116.8034") && s.contains("covariance step: not requested"),
+        "{s}"
+    );
+}
+
+#[test]
+fn fit_that_cannot_start_says_why_and_exits_1() {
+    let dir = temp_dir("fit-bad");
+    let path = dir.join("bad.mido");
+    let src = std::fs::read_to_string(repo().join(THEO_CF))
+        .expect("example")
+        .replace("data \"theoph_nm.csv\"", "")
+        .replace("add_sd = 0.69 in (0, ) [mg/L]", "add_sd = 0 fixed");
+    std::fs::write(&path, src).expect("write");
+    let data = repo().join("examples/theophylline/theoph_nm.csv");
+    let o = mido(&[
+        "fit",
+        path.to_str().expect("utf8 path"),
+        "--data",
+        data.to_str().expect("utf8 path"),
+        "--out",
+        dir.join("out").to_str().expect("utf8 path"),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not finite at the initial estimates"),
+        "{}",
+        stderr(&o)
+    );
+}

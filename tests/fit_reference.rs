@@ -310,7 +310,12 @@ fn validation_data(model: &dyn Model, name: &str) -> Option<Dataset> {
     let text = std::fs::read_to_string(root.join("validation").join(name)).expect("data");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = |n: &str| header.iter().position(|h| h.trim_matches('"') == n).expect("column");
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_matches('"') == n)
+            .expect("column")
+    };
     let (sd, ss, ii) = (col("SD"), col("SS"), col("II"));
     let keep = |i: usize| i != ss && i != ii;
     let mut out = String::new();
@@ -338,8 +343,13 @@ fn validation_data(model: &dyn Model, name: &str) -> Option<Dataset> {
 fn validation(model_file: &str, data_file: &str, closed_form: bool, refs: &[Ref], ofv: f64) {
     let src = std::fs::read_to_string(Path::new("tests/fit").join(model_file)).expect("model");
     let m = compile_model(&src, Engine::Jit).expect("compiles");
-    let Some(data) = validation_data(m.as_ref(), data_file) else { return };
-    let opts = FitOptions { closed_form, ..FitOptions::default() };
+    let Some(data) = validation_data(m.as_ref(), data_file) else {
+        return;
+    };
+    let opts = FitOptions {
+        closed_form,
+        ..FitOptions::default()
+    };
     let r = run(m.as_ref(), &data, &opts);
     check(&r, m.as_ref(), refs, ofv);
 }
@@ -354,12 +364,24 @@ const BOLUS_1CPT: [Ref; 5] = [
 
 #[test]
 fn bolus_1cpt_closed_form_matches_nonmem() {
-    validation("bolus_1cpt.mido", "Bolus_1CPT.csv", true, &BOLUS_1CPT, 20058.4761);
+    validation(
+        "bolus_1cpt.mido",
+        "Bolus_1CPT.csv",
+        true,
+        &BOLUS_1CPT,
+        20058.4761,
+    );
 }
 
 #[test]
 fn bolus_1cpt_ode_matches_nonmem() {
-    validation("bolus_1cpt.mido", "Bolus_1CPT.csv", false, &BOLUS_1CPT, 20058.4761);
+    validation(
+        "bolus_1cpt.mido",
+        "Bolus_1CPT.csv",
+        false,
+        &BOLUS_1CPT,
+        20058.4761,
+    );
 }
 
 const ORAL_1CPT: [Ref; 7] = [
@@ -374,12 +396,24 @@ const ORAL_1CPT: [Ref; 7] = [
 
 #[test]
 fn oral_1cpt_closed_form_matches_nonmem() {
-    validation("oral_1cpt.mido", "Oral_1CPT.csv", true, &ORAL_1CPT, 19365.1940);
+    validation(
+        "oral_1cpt.mido",
+        "Oral_1CPT.csv",
+        true,
+        &ORAL_1CPT,
+        19365.1940,
+    );
 }
 
 #[test]
 fn oral_1cpt_ode_matches_nonmem() {
-    validation("oral_1cpt.mido", "Oral_1CPT.csv", false, &ORAL_1CPT, 19365.1940);
+    validation(
+        "oral_1cpt.mido",
+        "Oral_1CPT.csv",
+        false,
+        &ORAL_1CPT,
+        19365.1940,
+    );
 }
 
 #[test]
@@ -387,11 +421,22 @@ fn oral_1cpt_ode_matches_nonmem() {
 fn oral_covariance_probe() {
     let src = std::fs::read_to_string("tests/fit/oral_1cpt.mido").expect("model");
     let m = compile_model(&src, Engine::Jit).expect("compiles");
-    let Some(data) = validation_data(m.as_ref(), "Oral_1CPT.csv") else { return };
+    let Some(data) = validation_data(m.as_ref(), "Oral_1CPT.csv") else {
+        return;
+    };
     let theta = vec![1.390142, 4.192832, -2.669567e-2, 0.198611];
     let omega = diag(&[0.064255, 0.075148, 0.10379]);
-    for kind in [CovarianceKind::R, CovarianceKind::S, CovarianceKind::Sandwich] {
-        let opts = FitOptions { covariance: kind, max_iterations: 0, start: Some((theta.clone(), omega.clone())), ..FitOptions::default() };
+    for kind in [
+        CovarianceKind::R,
+        CovarianceKind::S,
+        CovarianceKind::Sandwich,
+    ] {
+        let opts = FitOptions {
+            covariance: kind,
+            max_iterations: 0,
+            start: Some((theta.clone(), omega.clone())),
+            ..FitOptions::default()
+        };
         let r = fit(m.as_ref(), &data, &opts, &mut |_| {}).expect("fits");
         println!("{kind:?}: {:?}", r.covariance.map(|c| c.map(|c| c.se)));
     }
