@@ -311,6 +311,45 @@ fn fit_writes_results_never_overwrites_and_restarts_from_them() {
         "{run}"
     );
 
+    // `simulate --params` runs the model at the estimates: its typical
+    // predictions are the fit's PRED at every observation.
+    let est_path = out.join("estimates.json");
+    let o = mido(&[
+        "simulate",
+        THEO_CF,
+        "--typical",
+        "--params",
+        est_path.to_str().expect("utf8 path"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sim = stdout(&o);
+    let header: Vec<&str> = sim.lines().next().expect("header").split(',').collect();
+    let (evid, pred) = (
+        header.iter().position(|h| *h == "EVID").expect("EVID"),
+        header.iter().position(|h| *h == "PRED").expect("PRED"),
+    );
+    let sim_pred: Vec<f64> = sim
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[evid] == "0")
+        .map(|f| f[pred].parse().expect("number"))
+        .collect();
+    let fit_pred: Vec<f64> = sdtab
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).expect("PRED").parse().expect("number"))
+        .collect();
+    assert_eq!(sim_pred.len(), fit_pred.len());
+    for (a, b) in sim_pred.iter().zip(&fit_pred) {
+        assert!((a - b).abs() <= 1e-8 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    let without = stdout(&mido(&["simulate", THEO_CF, "--typical"]));
+    assert_ne!(
+        without, sim,
+        "the estimates differ from the model's initial values"
+    );
+
     // A second run into the same directory refuses, leaving the files.
     let o = mido(&["fit", THEO_CF, "--out", out_s, "--quiet"]);
     assert_eq!(o.status.code(), Some(2));
@@ -322,7 +361,6 @@ fn fit_writes_results_never_overwrites_and_restarts_from_them() {
 
     // Starting from the estimates, the fit ends where it started.
     let again = dir.join("again");
-    let est_path = out.join("estimates.json");
     let o = mido(&[
         "fit",
         THEO_CF,

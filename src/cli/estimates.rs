@@ -463,3 +463,80 @@ impl Estimates {
         Ok((theta, omega))
     }
 }
+
+/// A model whose fixed-effect values and OMEGA are those of an estimates
+/// file: `simulate --params` runs it like the model itself.
+pub struct WithEstimates<'m> {
+    inner: &'m dyn Model,
+    info: ModelInfo,
+}
+
+impl<'m> WithEstimates<'m> {
+    /// `theta` and `omega` (row-major) as [`Estimates::for_model`] gives
+    /// them; OMEGA is taken within the model's blocks.
+    pub fn new(inner: &'m dyn Model, theta: &[f64], omega: &[f64]) -> Self {
+        let mut info = inner.info().clone();
+        let ne = info.etas.len();
+        for (t, v) in info.thetas.iter_mut().zip(theta) {
+            t.init = *v;
+        }
+        for b in &mut info.omegas {
+            let k = b.etas.len();
+            for (a, &ea) in b.etas.iter().enumerate() {
+                for (c, &ec) in b.etas.iter().enumerate() {
+                    b.covariance[a * k + c] = omega[ea * ne + ec];
+                }
+            }
+        }
+        WithEstimates { inner, info }
+    }
+}
+
+impl Model for WithEstimates<'_> {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]) {
+        self.inner.individual(theta, eta, cov, t, params);
+    }
+    fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]) {
+        self.inner.rhs(t, y, params, cov, dydt);
+    }
+    fn dose_props(
+        &self,
+        t: f64,
+        params: &[f64],
+        cov: &[f64],
+        out: &mut [mido_runtime::model::DoseProps],
+    ) {
+        self.inner.dose_props(t, params, cov, out);
+    }
+    fn observe(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], out: &mut [f64]) {
+        self.inner.observe(t, y, params, cov, out);
+    }
+    fn rhs_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        self.inner.rhs_jac_y(t, y, params, cov, jac);
+    }
+    fn rhs_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        self.inner.rhs_jac_p(t, y, params, cov, jac);
+    }
+    fn individual_jac_eta(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, jac: &mut [f64]) {
+        self.inner.individual_jac_eta(theta, eta, cov, t, jac);
+    }
+    fn individual_jac_theta(
+        &self,
+        theta: &[f64],
+        eta: &[f64],
+        cov: &[f64],
+        t: f64,
+        jac: &mut [f64],
+    ) {
+        self.inner.individual_jac_theta(theta, eta, cov, t, jac);
+    }
+    fn observe_jac_y(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        self.inner.observe_jac_y(t, y, params, cov, jac);
+    }
+    fn observe_jac_p(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], jac: &mut [f64]) {
+        self.inner.observe_jac_p(t, y, params, cov, jac);
+    }
+}

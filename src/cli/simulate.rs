@@ -21,6 +21,10 @@ pub struct Args {
     /// Replace results already in the --out directory.
     #[arg(long)]
     force: bool,
+    /// Parameter values (fixed effects and OMEGA) from a fit's
+    /// estimates.json instead of the model's initial values.
+    #[arg(long)]
+    params: Option<PathBuf>,
     /// Seed of the random draws (random effects and residual errors).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -92,7 +96,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         CompileError::Codegen(e) => Failure::Input(e.to_string()),
         CompileError::Diagnostics(_) => Failure::Reported,
     })?;
-    let model = model.as_ref();
+    let from_file = match &args.params {
+        Some(path) => {
+            let (theta, omega) =
+                super::estimates::Estimates::read(path)?.for_model(model.info(), path)?;
+            Some(super::estimates::WithEstimates::new(
+                model.as_ref(),
+                &theta,
+                &omega,
+            ))
+        }
+        None => None,
+    };
+    let model: &dyn mido_runtime::model::Model = match &from_file {
+        Some(m) => m,
+        None => model.as_ref(),
+    };
     let info = model.info();
     let data_path = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
 
