@@ -105,8 +105,11 @@ pub enum FitError {
     /// A subject could not be simulated at the initial estimates (or at a
     /// point the search had accepted).
     Simulation(SimError),
-    /// The objective is not finite at the initial estimates.
-    InitialObjective,
+    /// The objective is not finite at the initial estimates; the first
+    /// subject whose contribution is not, when known.
+    InitialObjective {
+        subject: Option<String>,
+    },
     /// The dataset has no observation to fit.
     NoObservations,
     /// `theta`/`omega` given as starting values do not fit the model.
@@ -134,9 +137,12 @@ impl fmt::Display for FitError {
                 "`{eta}` varies between occasions; `fit` estimates subject-level random effects only (for now)"
             ),
             FitError::Simulation(e) => write!(f, "{e}"),
-            FitError::InitialObjective => write!(
+            FitError::InitialObjective { subject } => write!(
                 f,
-                "the objective function is not finite at the initial estimates (a variance is zero or negative, or a prediction is not finite): check the initial values"
+                "the objective function is not finite at the initial estimates{} (a variance is zero or negative, or a prediction is not finite): check the initial values",
+                subject
+                    .as_ref()
+                    .map_or_else(String::new, |s| format!(" (first in subject {s})"))
             ),
             FitError::NoObservations => write!(f, "the dataset has no observation records (EVID 0 with MDV 0) to fit"),
             FitError::StartLength {
@@ -228,6 +234,8 @@ pub(crate) struct Problem<'m> {
 pub(crate) struct PointValue {
     pub total: f64,
     pub subjects: Vec<SubjectObjective>,
+    /// The first subject that could not be simulated at this point.
+    pub failure: Option<SimError>,
 }
 
 impl<'m> Problem<'m> {
@@ -288,6 +296,7 @@ impl<'m> Problem<'m> {
                         iterations: 0,
                     })
                     .collect(),
+                failure: None,
             });
         };
         let results: Vec<Result<SubjectObjective, FitError>> = self
@@ -320,6 +329,7 @@ impl<'m> Problem<'m> {
             .collect();
         let mut subjects = Vec::with_capacity(results.len());
         let mut total = 0.0;
+        let mut failure = None;
         for r in results {
             match r {
                 Ok(s) => {
@@ -328,8 +338,9 @@ impl<'m> Problem<'m> {
                 }
                 // A subject that cannot be simulated at a trial point makes
                 // the point infeasible.
-                Err(FitError::Simulation(_)) => {
+                Err(FitError::Simulation(e)) => {
                     total = f64::INFINITY;
+                    failure.get_or_insert(e);
                     subjects.push(SubjectObjective {
                         ofv: f64::INFINITY,
                         eta: vec![0.0; omega.nrows()],
@@ -339,7 +350,11 @@ impl<'m> Problem<'m> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(PointValue { total, subjects })
+        Ok(PointValue {
+            total,
+            subjects,
+            failure,
+        })
     }
 }
 
@@ -418,11 +433,22 @@ pub fn fit(
     };
     let initial = {
         let (t, o) = packing.from_x(&x0);
-        problem.evaluate(&t, &o, &search.anchor_etas)?.total
+        let v = problem.evaluate(&t, &o, &search.anchor_etas)?;
+        if !v.total.is_finite() {
+            // Say which subject, and why when its simulation failed.
+            if let Some(e) = v.failure {
+                return Err(FitError::Simulation(e));
+            }
+            let subject = data
+                .subjects
+                .iter()
+                .zip(&v.subjects)
+                .find(|(_, s)| !s.ofv.is_finite())
+                .map(|(s, _)| s.label.clone());
+            return Err(FitError::InitialObjective { subject });
+        }
+        v.total
     };
-    if !initial.is_finite() {
-        return Err(FitError::InitialObjective);
-    }
     let mut outcome = outer::minimize(&mut search, &x0, &outer_opts, &mut record)?;
     let mut restarted = false;
     {

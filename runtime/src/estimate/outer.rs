@@ -120,7 +120,7 @@ pub(crate) fn minimize(
     let mut evaluations = 1;
     let mut f = obj.eval(&x, true)?;
     if !f.is_finite() {
-        return Err(FitError::InitialObjective);
+        return Err(FitError::InitialObjective { subject: None });
     }
     if n == 0 {
         return Ok(Outcome {
