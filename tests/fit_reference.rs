@@ -415,29 +415,3 @@ fn oral_1cpt_ode_matches_nonmem() {
         19365.1940,
     );
 }
-
-#[test]
-#[ignore]
-fn oral_covariance_probe() {
-    let src = std::fs::read_to_string("tests/fit/oral_1cpt.mido").expect("model");
-    let m = compile_model(&src, Engine::Jit).expect("compiles");
-    let Some(data) = validation_data(m.as_ref(), "Oral_1CPT.csv") else {
-        return;
-    };
-    let theta = vec![1.390142, 4.192832, -2.669567e-2, 0.198611];
-    let omega = diag(&[0.064255, 0.075148, 0.10379]);
-    for kind in [
-        CovarianceKind::R,
-        CovarianceKind::S,
-        CovarianceKind::Sandwich,
-    ] {
-        let opts = FitOptions {
-            covariance: kind,
-            max_iterations: 0,
-            start: Some((theta.clone(), omega.clone())),
-            ..FitOptions::default()
-        };
-        let r = fit(m.as_ref(), &data, &opts, &mut |_| {}).expect("fits");
-        println!("{kind:?}: {:?}", r.covariance.map(|c| c.map(|c| c.se)));
-    }
-}

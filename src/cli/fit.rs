@@ -4,9 +4,8 @@
 use super::estimates::{self, Estimates};
 use super::output::OutDir;
 use super::simulate::{data_path, EngineArg};
-use super::{load_model, Failure};
-use mido_compiler::{lower_to_engine, CompileError};
-use mido_runtime::data::{DataSpec, Dataset};
+use super::{compile_for_run, read_dataset, Failure};
+use mido_runtime::data::Dataset;
 use mido_runtime::estimate::{fit, CovarianceKind, FitOptions, FitResult, Iteration, Method};
 use mido_runtime::model::Model;
 use mido_runtime::solver::SolverOptions;
@@ -100,14 +99,7 @@ const FILES: [&str; 4] = ["estimates.json", "sdtab.csv", "iterations.csv", "run.
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let started = Instant::now();
-    let (source, compiled) = load_model(&args.model)?;
-    let Some(ir) = compiled.model else {
-        return Err(Failure::Reported);
-    };
-    let model = lower_to_engine(ir, args.engine.into()).map_err(|e| match e {
-        CompileError::Codegen(e) => Failure::Input(e.to_string()),
-        CompileError::Diagnostics(_) => Failure::Reported,
-    })?;
+    let (source, model) = compile_for_run(&args.model, args.engine.into())?;
     let model = model.as_ref();
     let info = model.info();
     let data_path = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
@@ -115,14 +107,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let out = OutDir::new(&out_dir, args.force)?;
     out.ensure_free(&FILES)?;
 
-    let data_text = std::fs::read_to_string(&data_path)
-        .map_err(|e| Failure::Usage(format!("cannot read dataset {}: {e}", data_path.display())))?;
-    let data = Dataset::parse(
-        &data_text,
-        &data_path.display().to_string(),
-        &DataSpec::from_info(info),
-    )
-    .map_err(|e| Failure::Input(format!("the dataset has errors; nothing was fitted\n{e}")))?;
+    let (data_text, data) = read_dataset(&data_path, info, "fitted")?;
     if !(args.rtol > 0.0 && args.atol > 0.0) {
         return Err(Failure::Usage("--rtol and --atol must be positive".into()));
     }

@@ -102,3 +102,38 @@ pub(crate) fn load_model(
     }
     Ok((source, compiled))
 }
+
+/// Compiles a model file to a runnable model on `engine`; returns the
+/// source too (for the run record).
+pub(crate) fn compile_for_run(
+    path: &std::path::Path,
+    engine: mido_compiler::Engine,
+) -> Result<(String, Box<dyn mido_runtime::model::Model>), Failure> {
+    let (source, compiled) = load_model(path)?;
+    let Some(ir) = compiled.model else {
+        return Err(Failure::Reported);
+    };
+    let model = mido_compiler::lower_to_engine(ir, engine).map_err(|e| match e {
+        mido_compiler::CompileError::Codegen(e) => Failure::Input(e.to_string()),
+        mido_compiler::CompileError::Diagnostics(_) => Failure::Reported,
+    })?;
+    Ok((source, model))
+}
+
+/// Reads a dataset for `info`; `verb` says what was not done when it has
+/// errors ("simulated", "fitted"). Returns the text too (for its hash).
+pub(crate) fn read_dataset(
+    path: &std::path::Path,
+    info: &mido_runtime::model::ModelInfo,
+    verb: &str,
+) -> Result<(String, mido_runtime::data::Dataset), Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read dataset {}: {e}", path.display())))?;
+    let data = mido_runtime::data::Dataset::parse(
+        &text,
+        &path.display().to_string(),
+        &mido_runtime::data::DataSpec::from_info(info),
+    )
+    .map_err(|e| Failure::Input(format!("the dataset has errors; nothing was {verb}\n{e}")))?;
+    Ok((text, data))
+}

@@ -1,9 +1,8 @@
 //! `mido simulate MODEL`: the dataset's design run through the model.
 
 use super::output::OutDir;
-use super::{load_model, Failure};
-use mido_compiler::{lower_to_engine, CompileError, Engine};
-use mido_runtime::data::{DataSpec, Dataset};
+use super::{compile_for_run, read_dataset, Failure};
+use mido_compiler::Engine;
 use mido_runtime::simulate::{simulate, SimOptions};
 use mido_runtime::solver::{Method, SolverOptions};
 use std::path::{Path, PathBuf};
@@ -88,14 +87,7 @@ impl From<EngineArg> for Engine {
 const TABLE: &str = "simulation.csv";
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let (_, compiled) = load_model(&args.model)?;
-    let Some(ir) = compiled.model else {
-        return Err(Failure::Reported);
-    };
-    let model = lower_to_engine(ir, args.engine.into()).map_err(|e| match e {
-        CompileError::Codegen(e) => Failure::Input(e.to_string()),
-        CompileError::Diagnostics(_) => Failure::Reported,
-    })?;
+    let (_, model) = compile_for_run(&args.model, args.engine.into())?;
     let from_file = match &args.params {
         Some(path) => {
             let (theta, omega) =
@@ -124,18 +116,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         None => None,
     };
 
-    let text = std::fs::read_to_string(&data_path)
-        .map_err(|e| Failure::Usage(format!("cannot read dataset {}: {e}", data_path.display())))?;
-    let data = Dataset::parse(
-        &text,
-        &data_path.display().to_string(),
-        &DataSpec::from_info(info),
-    )
-    .map_err(|e| {
-        Failure::Input(format!(
-            "the dataset has errors; nothing was simulated\n{e}"
-        ))
-    })?;
+    let (_, data) = read_dataset(&data_path, info, "simulated")?;
 
     if !(args.rtol > 0.0 && args.atol > 0.0) {
         return Err(Failure::Usage("--rtol and --atol must be positive".into()));

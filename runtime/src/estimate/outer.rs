@@ -158,18 +158,14 @@ pub(crate) fn minimize(
             Some(h) => (0..n)
                 .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
                 .collect(),
-            None => {
-                let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
-                g.iter().map(|v| -0.1 * v / gmax).collect()
-            }
+            None => steepest_descent(&g),
         };
         let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
         if slope >= 0.0 {
             // Not a descent direction (an ill-conditioned update): restart
             // from steepest descent.
             h = None;
-            let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
-            d = g.iter().map(|v| -0.1 * v / gmax).collect();
+            d = steepest_descent(&g);
             slope = d.iter().zip(&g).map(|(a, b)| a * b).sum();
         }
         let dmax = d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -252,6 +248,13 @@ pub(crate) fn minimize(
         iterations: iteration,
         evaluations,
     })
+}
+
+/// Steepest descent scaled to a largest step of 0.1: the direction before
+/// any curvature is known.
+fn steepest_descent(g: &[f64]) -> Vec<f64> {
+    let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+    g.iter().map(|v| -0.1 * v / gmax).collect()
 }
 
 /// `H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ`, `ρ = 1/(sᵀy)`.

@@ -97,7 +97,6 @@ pub enum PackError {
 #[derive(Debug, Clone)]
 pub struct Packing {
     n_theta: usize,
-    n_eta: usize,
     /// (theta index, bound) of every estimated theta.
     thetas: Vec<(usize, Bound)>,
     blocks: Vec<Block>,
@@ -146,7 +145,6 @@ impl Packing {
         }
         Ok(Packing {
             n_theta: info.thetas.len(),
-            n_eta,
             thetas,
             blocks,
             theta0: info.theta_init(),
@@ -319,10 +317,6 @@ impl Packing {
             .filter(|&&(i, b)| b.near(theta[i]))
             .map(|&(i, _)| i)
             .collect()
-    }
-
-    pub fn n_eta(&self) -> usize {
-        self.n_eta
     }
 
     fn sub(&self, omega: &DMatrix<f64>, b: &Block) -> DMatrix<f64> {

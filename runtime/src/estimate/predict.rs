@@ -78,8 +78,8 @@ pub(crate) struct Workspace<'m> {
     obs: Vec<f64>,
     jy: Vec<f64>,
     jp: Vec<f64>,
-    out: Vec<f64>,
-    dout: Vec<f64>,
+    /// Scratch of `collect`: ∂f, ∂e₀, ∂e₁ of one observation.
+    slopes: Vec<f64>,
     /// Outputs per observation (plain runs), for finite differences.
     fd_lo: Vec<f64>,
     fd_hi: Vec<f64>,
@@ -99,8 +99,7 @@ impl<'m> Workspace<'m> {
             obs: Vec::new(),
             jy: Vec::new(),
             jp: Vec::new(),
-            out: Vec::new(),
-            dout: Vec::new(),
+            slopes: Vec::new(),
             fd_lo: Vec::new(),
             fd_hi: Vec::new(),
         }
@@ -127,10 +126,7 @@ impl<'m> Workspace<'m> {
     ) -> Result<(), FitError> {
         let info = self.model.info();
         let nobs = info.observe_len();
-        let etas = SubjectEtas {
-            base: eta.to_vec(),
-            occasions: Vec::new(),
-        };
+        let etas = SubjectEtas::subject_level(eta);
         self.plain
             .run(theta, subject, &etas, &mut self.obs)
             .map_err(|e| run_error(subject, e))?;
@@ -185,10 +181,7 @@ impl<'m> Workspace<'m> {
             info.etas.len(),
             info.observe_len(),
         );
-        let etas = SubjectEtas {
-            base: eta.to_vec(),
-            occasions: Vec::new(),
-        };
+        let etas = SubjectEtas::subject_level(eta);
         // Per record: the observe slice, then its derivative per eta.
         let width = nobs * (1 + ne);
         self.obs.clear();
@@ -247,10 +240,7 @@ impl<'m> Workspace<'m> {
         let (ne, nobs) = (info.etas.len(), info.observe_len());
         let nrec = subject.records.len();
         let width = nobs * (1 + ne);
-        let mut etas = SubjectEtas {
-            base: eta.to_vec(),
-            occasions: Vec::new(),
-        };
+        let mut etas = SubjectEtas::subject_level(eta);
         let wrap = |e| run_error(subject, e);
         self.plain
             .run(theta, subject, &etas, &mut self.fd_lo)
@@ -298,26 +288,28 @@ impl<'m> Workspace<'m> {
         out.g.resize(obs.len() * ne, 0.0);
         out.dv.clear();
         out.dv.resize(obs.len() * ne, 0.0);
-        self.out.resize(ne, 0.0);
-        self.dout.resize(2 * ne, 0.0);
+        // Per observation, the eta derivatives of its prediction and of its
+        // first two error parameters (zero when absent), side by side.
+        let slopes = &mut self.slopes;
+        slopes.clear();
+        slopes.resize(3 * ne, 0.0);
         for (j, (&i, &y)) in obs.records.iter().zip(&obs.dv).enumerate() {
             let (pi, em) = endpoint(self.model, &subject.records[i]);
             let rec = &self.obs[i * width..(i + 1) * width];
             let o = &rec[..nobs];
             // ∂(observe slice entry l)/∂η_k = rec[nobs·(1+k) + l].
-            let df: Vec<f64> = (0..ne).map(|k| rec[nobs * (1 + k) + pi]).collect();
-            let de0: Vec<f64> = (0..ne)
-                .map(|k| rec.get(nobs * (1 + k) + pi + 1).copied().unwrap_or(0.0))
-                .collect();
-            let de1: Vec<f64> = (0..ne)
-                .map(|k| {
-                    if em.n_params() > 1 {
-                        rec[nobs * (1 + k) + pi + 2]
+            for (m, block) in slopes.chunks_mut(ne).enumerate() {
+                let used = m == 0 || m <= em.n_params();
+                for (k, v) in block.iter_mut().enumerate() {
+                    *v = if used {
+                        rec[nobs * (1 + k) + pi + m]
                     } else {
                         0.0
-                    }
-                })
-                .collect();
+                    };
+                }
+            }
+            let (df, rest) = slopes.split_at(ne);
+            let (de0, de1) = rest.split_at(ne);
             let (gf, gv) = (
                 &mut out.g[j * ne..(j + 1) * ne],
                 &mut out.dv[j * ne..(j + 1) * ne],
@@ -328,9 +320,9 @@ impl<'m> Workspace<'m> {
                 o[pi],
                 &o[pi + 1..],
                 Slopes {
-                    f: &df,
-                    e0: &de0,
-                    e1: &de1,
+                    f: df,
+                    e0: de0,
+                    e1: de1,
                 },
                 gf,
                 gv,

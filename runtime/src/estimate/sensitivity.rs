@@ -75,21 +75,6 @@ impl<'m> Sensitized<'m> {
             ne,
         }
     }
-
-    /// The wrapped model.
-    pub fn inner(&self) -> &'m dyn Model {
-        self.inner
-    }
-
-    /// Number of the wrapped model's states.
-    pub fn n_states(&self) -> usize {
-        self.ns
-    }
-
-    /// Number of the wrapped model's parameters.
-    pub fn n_params(&self) -> usize {
-        self.np
-    }
 }
 
 /// Runs `f` with a zeroed scratch buffer of `n` values, on the stack when

@@ -24,6 +24,14 @@ impl SubjectEtas {
         }
     }
 
+    /// Subject-level etas only (no occasion varies them).
+    pub fn subject_level(eta: &[f64]) -> Self {
+        SubjectEtas {
+            base: eta.to_vec(),
+            occasions: Vec::new(),
+        }
+    }
+
     fn for_occasion(&self, occ: f64) -> &[f64] {
         self.occasions
             .iter()
