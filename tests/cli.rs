@@ -405,4 +405,20 @@ fn fit_that_cannot_start_says_why_and_exits_1() {
         "{}",
         stderr(&o)
     );
+    // What there is is written: the run record with the reason, and an
+    // (empty) iteration log; no estimates.
+    let out = dir.join("out");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(run["status"], "failed");
+    let error = run["error"].as_str().expect("error text");
+    assert!(
+        error.contains("not finite at the initial estimates"),
+        "{error}"
+    );
+    assert!(error.contains("subject 1"), "{error}");
+    let log = std::fs::read_to_string(out.join("iterations.csv")).expect("iterations.csv");
+    assert_eq!(log, "iteration,ofv,gradient,evaluations\n");
+    assert!(!out.join("estimates.json").exists());
 }

@@ -119,11 +119,16 @@ fn true_parameters_lie_in_the_confidence_intervals() {
     for (k, entry) in result.psi_labels.iter().enumerate() {
         let (label, truth) = match *entry {
             PsiEntry::Theta(i) => (names[i].clone(), truth_theta[i]),
-            PsiEntry::Omega(r, c) => (format!("OMEGA({},{})", r + 1, c + 1), truth_omega[r * ne + c]),
+            PsiEntry::Omega(r, c) => (
+                format!("OMEGA({},{})", r + 1, c + 1),
+                truth_omega[r * ne + c],
+            ),
         };
         let (est, se) = (result.psi[k], cov.se[k]);
         let (lo, hi) = (est - 1.959964 * se, est + 1.959964 * se);
-        println!("{label:12} truth {truth:10.5} estimate {est:10.5} SE {se:9.5} CI [{lo:.5}, {hi:.5}]");
+        println!(
+            "{label:12} truth {truth:10.5} estimate {est:10.5} SE {se:9.5} CI [{lo:.5}, {hi:.5}]"
+        );
         assert!(se.is_finite() && se > 0.0, "{label}: SE {se}");
         assert!(
             (est - truth).abs() < 3.0 * se,
@@ -133,6 +138,13 @@ fn true_parameters_lie_in_the_confidence_intervals() {
             misses.push(label);
         }
     }
-    assert_eq!(result.psi.len(), 9, "5 thetas, 3 OMEGA block entries, 1 OMEGA");
-    assert!(misses.is_empty(), "true values outside the 95% CI: {misses:?}");
+    assert_eq!(
+        result.psi.len(),
+        9,
+        "5 thetas, 3 OMEGA block entries, 1 OMEGA"
+    );
+    assert!(
+        misses.is_empty(),
+        "true values outside the 95% CI: {misses:?}"
+    );
 }

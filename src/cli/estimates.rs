@@ -214,6 +214,13 @@ pub fn summary(model: &dyn Model, data: &Dataset, r: &FitResult, seconds: f64) -
         "\nresidual (epsilon) shrinkage: {:.2}%",
         r.diagnostics.eps_shrinkage
     );
+    for f in &r.diagnostics.failed {
+        let _ = writeln!(
+            s,
+            "WARNING: subject {} has no diagnostics (left out of sdtab.csv): {}",
+            f.subject, f.reason
+        );
+    }
     s
 }
 
@@ -337,6 +344,7 @@ pub fn write_json(
         "omega": omega_entries,
         "omega_matrix": { "etas": info.etas.iter().map(|e| e.name.clone()).collect::<Vec<_>>(), "values": omega_matrix },
         "eps_shrinkage_percent": finite(r.diagnostics.eps_shrinkage),
+        "diagnostics_failed": r.diagnostics.failed.iter().map(|f| json!({ "subject": f.subject, "reason": f.reason })).collect::<Vec<_>>(),
         "covariance": covariance,
         "individual": etas,
     });

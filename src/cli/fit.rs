@@ -131,6 +131,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         start,
     };
     let quiet = args.quiet;
+    // The iterations as they come, kept for a fit that fails.
+    let mut seen: Vec<Iteration> = Vec::new();
     let mut progress = |it: &Iteration| {
         if !quiet {
             eprintln!(
@@ -138,21 +140,40 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 it.iteration, it.ofv, it.gradient, it.evaluations
             );
         }
+        seen.push(it.clone());
     };
-    let result = fit(model, &data, &opts, &mut progress)
-        .map_err(|e| Failure::Input(format!("the fit failed: {e}")))?;
+    let outcome = fit(model, &data, &opts, &mut progress);
     let elapsed = started.elapsed().as_secs_f64();
-
-    let summary = estimates::summary(model, &data, &result, elapsed);
-    print!("{summary}");
-    let run = RunRecord {
+    let mut run = RunRecord {
         model_path: &args.model,
         model_source: &source,
         data_path: &data_path,
         data_text: &data_text,
         opts: &opts,
         elapsed,
+        error: None,
     };
+    let result = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            // Write what there is: the run record with the reason, and the
+            // iterations the search made before it stopped.
+            let message = format!("the fit failed: {e}");
+            run.error = Some(&message);
+            out.write("iterations.csv", |w| write_iteration_log(w, &seen))?;
+            let path = out.write("run.json", |w| run.write(w))?;
+            if let Some(dir) = path.parent() {
+                eprintln!(
+                    "wrote iterations.csv, run.json (with the reason) in {}",
+                    dir.display()
+                );
+            }
+            return Err(Failure::Input(message));
+        }
+    };
+
+    let summary = estimates::summary(model, &data, &result, elapsed);
+    print!("{summary}");
     out.write("estimates.json", |w| {
         estimates::write_json(w, model, &data, &result, elapsed)
     })?;
@@ -225,8 +246,12 @@ fn write_sdtab(
 }
 
 fn write_iterations(w: &mut dyn Write, r: &FitResult) -> std::io::Result<()> {
+    write_iteration_log(w, &r.log)
+}
+
+fn write_iteration_log(w: &mut dyn Write, log: &[Iteration]) -> std::io::Result<()> {
     writeln!(w, "iteration,ofv,gradient,evaluations")?;
-    for it in &r.log {
+    for it in log {
         writeln!(
             w,
             "{},{},{},{}",
@@ -247,6 +272,8 @@ struct RunRecord<'a> {
     data_text: &'a str,
     opts: &'a FitOptions,
     elapsed: f64,
+    /// Why the fit failed, when it did.
+    error: Option<&'a str>,
 }
 
 impl RunRecord<'_> {
@@ -272,6 +299,8 @@ impl RunRecord<'_> {
             },
             "seed": serde_json::Value::Null,
             "run_time_seconds": self.elapsed,
+            "status": if self.error.is_some() { "failed" } else { "completed" },
+            "error": self.error,
         });
         serde_json::to_writer_pretty(&mut *w, &v)?;
         writeln!(w)

@@ -14,7 +14,7 @@
 //! - covariance `R⁻¹ S R⁻¹` (default, robust to misspecification), `R⁻¹`
 //!   or `S⁻¹` on request — NONMEM's `MATRIX` options.
 
-use super::params::Packing;
+use super::params::{Packing, PsiEntry};
 use super::{FitError, Problem};
 use nalgebra::{DMatrix, SymmetricEigen};
 
@@ -65,8 +65,14 @@ pub enum CovarianceFailure {
     /// S is singular (fewer subjects than parameters, or a parameter no
     /// subject informs).
     SSingular,
-    /// The objective was not finite at a point of the finite differences.
-    NonFiniteObjective,
+    /// The objective was not finite at a point of the finite differences:
+    /// the parameter stepped, and the first subject whose contribution was
+    /// not finite, with why when its simulation failed.
+    NonFiniteObjective {
+        parameter: String,
+        subject: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 impl std::fmt::Display for CovarianceFailure {
@@ -79,10 +85,26 @@ impl std::fmt::Display for CovarianceFailure {
             CovarianceFailure::SSingular => {
                 write!(f, "the S matrix is singular: some parameter is not informed by any subject")
             }
-            CovarianceFailure::NonFiniteObjective => write!(
-                f,
-                "the objective was not finite near the estimates (a parameter is at the edge of its feasible range)"
-            ),
+            CovarianceFailure::NonFiniteObjective {
+                parameter,
+                subject,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "the objective was not finite at a finite-difference step of {parameter} near the estimates"
+                )?;
+                if let Some(s) = subject {
+                    write!(f, " (first in subject {s})")?;
+                }
+                match reason {
+                    Some(r) => write!(f, ": {r}"),
+                    None => write!(
+                        f,
+                        " (a parameter is at the edge of its feasible range)"
+                    ),
+                }
+            }
         }
     }
 }
@@ -97,9 +119,21 @@ pub(crate) fn compute(
 ) -> Result<Result<Covariance, CovarianceFailure>, FitError> {
     let n = psi.len();
     let h = packing.psi_steps(psi, 1e-3);
-    let eval = |p: &[f64]| -> Result<(f64, Vec<f64>), FitError> {
+    // The first non-finite point, described for the report.
+    let mut first_failure: Option<(Option<String>, Option<String>)> = None;
+    let mut eval = |p: &[f64]| -> Result<(f64, Vec<f64>), FitError> {
         let (theta, omega) = packing.from_psi(p);
         let v = problem.evaluate(&theta, &omega, etas)?;
+        if !v.total.is_finite() && first_failure.is_none() {
+            let subject = problem
+                .data
+                .subjects
+                .iter()
+                .zip(&v.subjects)
+                .find(|(_, s)| !s.ofv.is_finite())
+                .map(|(s, _)| s.label.clone());
+            first_failure = Some((subject, v.failure.as_ref().map(|e| e.to_string())));
+        }
         Ok((v.total, v.subjects.iter().map(|s| s.ofv).collect()))
     };
     let (f0, _) = eval(psi)?;
@@ -113,7 +147,7 @@ pub(crate) fn compute(
         let (fm, sm) = eval(&p)?;
         p[i] = psi[i];
         if !(fp.is_finite() && fm.is_finite()) {
-            return Ok(Err(CovarianceFailure::NonFiniteObjective));
+            return Ok(Err(non_finite(problem, packing, i, first_failure)));
         }
         hess[(i, i)] = (fp - 2.0 * f0 + fm) / (h[i] * h[i]);
         for (s, (a, b)) in sp.iter().zip(&sm).enumerate() {
@@ -134,7 +168,7 @@ pub(crate) fn compute(
                 + corner(-1.0, -1.0)?)
                 / (4.0 * h[i] * h[j]);
             if !v.is_finite() {
-                return Ok(Err(CovarianceFailure::NonFiniteObjective));
+                return Ok(Err(non_finite(problem, packing, i, first_failure)));
             }
             hess[(i, j)] = v;
             hess[(j, i)] = v;
@@ -143,6 +177,25 @@ pub(crate) fn compute(
     let r = 0.5 * hess;
     let s = scores.transpose() * &scores;
     Ok(from_matrices(&r, &s, kind))
+}
+
+fn non_finite(
+    problem: &Problem<'_>,
+    packing: &Packing,
+    parameter: usize,
+    failure: Option<(Option<String>, Option<String>)>,
+) -> CovarianceFailure {
+    let info = problem.model.info();
+    let parameter = match packing.psi_labels()[parameter] {
+        PsiEntry::Theta(t) => format!("`{}`", info.thetas[t].name),
+        PsiEntry::Omega(r, c) => format!("OMEGA({}, {})", info.etas[r].name, info.etas[c].name),
+    };
+    let (subject, reason) = failure.unwrap_or((None, None));
+    CovarianceFailure::NonFiniteObjective {
+        parameter,
+        subject,
+        reason,
+    }
 }
 
 /// The covariance from `R` and `S`.

@@ -16,7 +16,7 @@
 //! with divisor n − 1.
 
 use super::predict::{Evaluation, Observations};
-use super::{FitError, Problem};
+use super::Problem;
 use nalgebra::{DMatrix, DVector};
 
 /// One record of the diagnostics table (residuals are `None` off
@@ -41,6 +41,16 @@ pub struct Diagnostics {
     pub eta_shrinkage: Vec<f64>,
     /// In percent.
     pub eps_shrinkage: f64,
+    /// Subjects whose predictions could not be computed at the estimates
+    /// (their rows are missing), with why: the rest of the table stands.
+    pub failed: Vec<SubjectFailure>,
+}
+
+/// A subject left out of a table, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectFailure {
+    pub subject: String,
+    pub reason: String,
 }
 
 fn sd(values: &[f64]) -> f64 {
@@ -70,7 +80,7 @@ pub(crate) fn compute(
     theta: &[f64],
     omega: &DMatrix<f64>,
     etas: &[Vec<f64>],
-) -> Result<Diagnostics, FitError> {
+) -> Diagnostics {
     let mut ws = problem.workspace();
     let ne = omega.nrows();
     let zeros = vec![0.0; ne];
@@ -84,8 +94,16 @@ pub(crate) fn compute(
             continue;
         }
         let how = problem.how[i];
-        ws.evaluate(theta, &zeros, subject, obs, how, &mut pop)?;
-        ws.evaluate(theta, &etas[i], subject, obs, how, &mut ind)?;
+        let evaluated = ws
+            .evaluate(theta, &zeros, subject, obs, how, &mut pop)
+            .and_then(|()| ws.evaluate(theta, &etas[i], subject, obs, how, &mut ind));
+        if let Err(e) = evaluated {
+            out.failed.push(SubjectFailure {
+                subject: subject.label.clone(),
+                reason: e.to_string(),
+            });
+            continue;
+        }
         let r0 = DVector::from_iterator(obs.len(), pop.res.iter().map(|r| r.r));
         let wres = weighted(&pop, omega, &r0);
         let lin = DVector::from_iterator(
@@ -118,5 +136,5 @@ pub(crate) fn compute(
         })
         .collect();
     out.eps_shrinkage = 100.0 * (1.0 - sd(&iwres_all));
-    Ok(out)
+    out
 }

@@ -26,7 +26,7 @@ mod residual;
 mod sensitivity;
 
 pub use covariance::{Covariance, CovarianceFailure, CovarianceKind};
-pub use diagnostics::{DiagnosticRow, Diagnostics};
+pub use diagnostics::{DiagnosticRow, Diagnostics, SubjectFailure};
 pub use outer::{Iteration, Status};
 pub use params::{PackError, Packing, PsiEntry};
 pub use sensitivity::Sensitized;
@@ -479,7 +479,7 @@ pub fn fit(
         CovarianceKind::None => None,
         kind => Some(covariance::compute(&problem, &packing, &psi, &etas, kind)?),
     };
-    let diagnostics = diagnostics::compute(&problem, &theta, &omega, &etas)?;
+    let diagnostics = diagnostics::compute(&problem, &theta, &omega, &etas);
     let subjects = data
         .subjects
         .iter()

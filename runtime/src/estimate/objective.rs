@@ -34,6 +34,17 @@ const INNER_DECREMENT: f64 = 1e-14;
 const INNER_FULL_STEP: f64 = 1e-6;
 /// Halvings of the inner step before giving up on a decrease.
 const INNER_MAX_HALVINGS: usize = 40;
+/// Gauss–Newton iterations (expected-information Hessian, one sensitivity
+/// run each) before the inner problem switches to Newton steps on the
+/// exact Hessian. Gauss–Newton converges only linearly when residuals are
+/// large or the mode is near a saddle (e.g. two exchangeable absorption
+/// rates, where it creeps away from the symmetric point over hundreds of
+/// iterations); the exact Hessian, with its negative curvature mirrored,
+/// converges in a few.
+const INNER_GAUSS_NEWTON: usize = 8;
+/// Relative step of the forward differences of the exact gradient that
+/// give the exact Hessian.
+const HESSIAN_STEP: f64 = 1e-4;
 
 /// Omega and what the objective needs of it.
 #[derive(Debug, Clone)]
@@ -187,10 +198,16 @@ pub(crate) fn subject_objective(
                     }
                     return Ok(infeasible(eta, iterations));
                 }
-                let Some(chol) = a.clone().cholesky() else {
+                let metric = if iterations >= INNER_GAUSS_NEWTON {
+                    exact_half_hessian(ws, theta, om, subject, obs, how, fv, &eta, &grad)?
+                        .unwrap_or_else(|| a.clone())
+                } else {
+                    a.clone()
+                };
+                let Some(chol) = metric.cholesky() else {
                     return Ok(infeasible(eta, iterations));
                 };
-                // Newton step on L with Hessian 2A.
+                // Newton step on L with Hessian 2·metric.
                 let step = chol.solve(&(-0.5 * &grad));
                 let decrement = -grad.dot(&step);
                 if decrement <= INNER_DECREMENT || iterations >= INNER_MAX_ITERATIONS {
@@ -246,6 +263,52 @@ pub(crate) fn subject_objective(
             })
         }
     }
+}
+
+/// Half the Hessian of `L` at `eta` by forward differences of its exact
+/// gradient `grad`, symmetrized, with its eigenvalues replaced by their
+/// absolute values (floored at 1e-8 of the largest) so that the Newton
+/// step descends and leaves a saddle along its negative curvature
+/// ("saddle-free" Newton); `None` when an evaluation is not finite.
+#[allow(clippy::too_many_arguments)]
+fn exact_half_hessian(
+    ws: &mut Workspace<'_>,
+    theta: &[f64],
+    om: &OmegaFactors,
+    subject: &Subject,
+    obs: &Observations,
+    how: Derivatives,
+    fixed_v: Option<&[f64]>,
+    eta: &[f64],
+    grad: &DVector<f64>,
+) -> Result<Option<DMatrix<f64>>, FitError> {
+    let ne = eta.len();
+    let mut h = DMatrix::zeros(ne, ne);
+    let mut ev = Evaluation::default();
+    let mut e = eta.to_vec();
+    for k in 0..ne {
+        let step = HESSIAN_STEP * eta[k].abs().max(1.0);
+        e[k] = eta[k] + step;
+        ws.evaluate(theta, &e, subject, obs, how, &mut ev)?;
+        let (l, gp, _) = individual_objective(&ev, &e, om, fixed_v, true);
+        e[k] = eta[k];
+        if !l.is_finite() || !gp.iter().all(|g| g.is_finite()) {
+            return Ok(None);
+        }
+        for m in 0..ne {
+            h[(m, k)] = (gp[m] - grad[m]) / step;
+        }
+    }
+    let half = 0.25 * (&h + h.transpose());
+    let eig = half.symmetric_eigen();
+    let largest = eig.eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(largest.is_finite() && largest > 0.0) {
+        return Ok(None);
+    }
+    let floored = eig.eigenvalues.map(|v| v.abs().max(1e-8 * largest));
+    Ok(Some(
+        &eig.eigenvectors * DMatrix::from_diagonal(&floored) * eig.eigenvectors.transpose(),
+    ))
 }
 
 /// Half the Hessian of `L` at `eta`, by central differences of its exact
