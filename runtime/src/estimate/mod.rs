@@ -364,16 +364,38 @@ struct Search<'p, 'm> {
     problem: &'p Problem<'m>,
     packing: &'p Packing,
     anchor_etas: Vec<Vec<f64>>,
+    /// The modes of the last finite evaluation, for `anchor_last`.
+    last_etas: Option<Vec<Vec<f64>>>,
+    /// The subjects' contributions at the last evaluation.
+    last_parts: Vec<f64>,
 }
 
 impl outer::Objective for Search<'_, '_> {
     fn eval(&mut self, x: &[f64], anchor: bool) -> Result<f64, FitError> {
         let (theta, omega) = self.packing.from_x(x);
         let v = self.problem.evaluate(&theta, &omega, &self.anchor_etas)?;
-        if anchor && v.total.is_finite() {
-            self.anchor_etas = v.subjects.into_iter().map(|s| s.eta).collect();
+        self.last_etas = None;
+        self.last_parts.clear();
+        self.last_parts.extend(v.subjects.iter().map(|s| s.ofv));
+        if v.total.is_finite() {
+            let etas: Vec<Vec<f64>> = v.subjects.into_iter().map(|s| s.eta).collect();
+            if anchor {
+                self.anchor_etas = etas;
+            } else {
+                self.last_etas = Some(etas);
+            }
         }
         Ok(v.total)
+    }
+
+    fn anchor_last(&mut self) {
+        if let Some(etas) = self.last_etas.take() {
+            self.anchor_etas = etas;
+        }
+    }
+
+    fn parts(&self) -> &[f64] {
+        &self.last_parts
     }
 }
 
@@ -422,6 +444,8 @@ pub fn fit(
         problem: &problem,
         packing: &packing,
         anchor_etas: vec![vec![0.0; ne]; data.subjects.len()],
+        last_etas: None,
+        last_parts: Vec::new(),
     };
     let mut log = Vec::new();
     let mut record = |it: &Iteration| {

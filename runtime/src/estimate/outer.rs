@@ -8,11 +8,17 @@
 //! treat such a point as "too far" and step back, and the status must say
 //! which of converged / iteration limit / rounding errors ended the search.
 //!
-//! Gradient step rule: `h_i = 1e-4·max(|x_i|, 1)`, central differences, so
-//! the truncation error is `O(h²)` (≈1e-8 relative). Every evaluation of
-//! the objective restarts each subject's inner problem from the modes at
-//! the current iterate, so neighbouring evaluations follow the same Newton
-//! path and their differences stay smooth.
+//! Gradient step rule: `h_i = 1e-4·max(|x_i|, 1)`. Far from the minimum
+//! (largest scaled gradient entry above [`CENTRAL_BELOW`]) forward
+//! differences, `n` evaluations, whose `O(h)` error (about 1e-4 of the
+//! curvature, a few hundredths on the scaled gradient of a typical fit)
+//! does not change the direction that matters there; from then on, and
+//! whenever a line search fails, central differences, `2n` evaluations with
+//! `O(h²)` truncation error (≈1e-8 relative), which the convergence test
+//! uses. Every evaluation of the objective restarts each subject's inner
+//! problem from the modes at the current iterate, so neighbouring
+//! evaluations follow the same Newton path and their differences stay
+//! smooth.
 
 use super::FitError;
 
@@ -63,9 +69,14 @@ pub(crate) struct Outcome {
 
 /// The objective as the search sees it: `eval(x, anchor)` returns the
 /// objective at `x`; `anchor = true` marks `x` as the new current iterate
-/// (the point later evaluations warm-start from).
+/// (the point later evaluations warm-start from); `anchor_last` does that
+/// for the point evaluated last, without evaluating it again.
 pub(crate) trait Objective {
     fn eval(&mut self, x: &[f64], anchor: bool) -> Result<f64, FitError>;
+    fn anchor_last(&mut self);
+    /// The independent contributions (subjects) summing to the last
+    /// evaluated objective; empty when the objective has no such parts.
+    fn parts(&self) -> &[f64];
 }
 
 pub(crate) struct Options {
@@ -76,21 +87,92 @@ fn step(x: f64) -> f64 {
     1e-4 * x.abs().max(1.0)
 }
 
-fn gradient(obj: &mut dyn Objective, x: &[f64], evals: &mut usize) -> Result<Vec<f64>, FitError> {
-    let mut g = vec![0.0; x.len()];
+/// A gradient by finite differences, with the same differences of each
+/// part of the objective (the subjects' scores), `parts × n` row-major;
+/// `scores` is empty when the objective has no parts.
+struct Gradient {
+    g: Vec<f64>,
+    scores: Vec<f64>,
+}
+
+/// The gradient at `x` (objective `f` there, with parts `f_parts`) by
+/// central or forward differences.
+fn gradient(
+    obj: &mut dyn Objective,
+    x: &[f64],
+    f: f64,
+    f_parts: &[f64],
+    central: bool,
+    evals: &mut usize,
+) -> Result<Gradient, FitError> {
+    let n = x.len();
+    let m = f_parts.len();
+    let mut g = vec![0.0; n];
+    let mut scores = vec![0.0; m * n];
+    let mut with_parts = m > 0;
     let mut xp = x.to_vec();
-    for i in 0..x.len() {
+    let mut plus = Vec::new();
+    for i in 0..n {
         let h = step(x[i]);
         xp[i] = x[i] + h;
         let fp = obj.eval(&xp, false)?;
-        xp[i] = x[i] - h;
-        let fm = obj.eval(&xp, false)?;
+        plus.clear();
+        plus.extend_from_slice(obj.parts());
+        *evals += 1;
+        let (fm, minus, width) = if central {
+            xp[i] = x[i] - h;
+            let fm = obj.eval(&xp, false)?;
+            *evals += 1;
+            (fm, obj.parts(), 2.0 * h)
+        } else {
+            (f, f_parts, h)
+        };
+        g[i] = (fp - fm) / width;
+        with_parts &= plus.len() == m && minus.len() == m;
+        if with_parts {
+            for k in 0..m {
+                scores[k * n + i] = (plus[k] - minus[k]) / width;
+            }
+        }
         xp[i] = x[i];
-        *evals += 2;
-        g[i] = (fp - fm) / (2.0 * h);
     }
-    Ok(g)
+    if !with_parts {
+        scores.clear();
+    }
+    Ok(Gradient { g, scores })
 }
+
+/// The inverse of the BHHH (outer product of scores) approximation of the
+/// objective's Hessian, `(½ Σ_k s_k s_kᵀ)⁻¹` for an objective that is −2 ×
+/// a sum of independent log-likelihoods: the starting curvature of BFGS,
+/// right in scale and correlation from the first step (steepest descent
+/// would need about `n` iterations to learn it). `None` when it is not
+/// well conditioned (fewer parts than parameters, a parameter no part
+/// informs) or not finite.
+fn bhhh_inverse(scores: &[f64], n: usize) -> Option<Vec<f64>> {
+    if scores.is_empty() || !scores.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let m = scores.len() / n;
+    let s = nalgebra::DMatrix::from_row_slice(m, n, scores);
+    let b = 0.5 * s.transpose() * &s;
+    let eig = b.clone().symmetric_eigen();
+    let (lo, hi) = eig
+        .eigenvalues
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !(lo > 1e-10 * hi && hi > 0.0) {
+        return None;
+    }
+    let inv = b.cholesky()?.inverse();
+    Some(inv.transpose().as_slice().to_vec())
+}
+
+/// Forward differences while the largest scaled gradient entry is above
+/// this; central ones below it.
+pub(crate) const CENTRAL_BELOW: f64 = 1.0;
 
 fn scaled_norm(g: &[f64], x: &[f64]) -> f64 {
     g.iter()
@@ -119,6 +201,7 @@ pub(crate) fn minimize(
     let mut x = x0.to_vec();
     let mut evaluations = 1;
     let mut f = obj.eval(&x, true)?;
+    let mut f_parts = obj.parts().to_vec();
     if !f.is_finite() {
         return Err(FitError::InitialObjective { subject: None });
     }
@@ -131,7 +214,8 @@ pub(crate) fn minimize(
             evaluations,
         });
     }
-    let mut g = gradient(obj, &x, &mut evaluations)?;
+    let mut central = false;
+    let Gradient { mut g, mut scores } = gradient(obj, &x, f, &f_parts, central, &mut evaluations)?;
     // Inverse Hessian approximation, row-major; None until the first step
     // sets its scale.
     let mut h: Option<Vec<f64>> = None;
@@ -145,6 +229,10 @@ pub(crate) fn minimize(
         x: x.clone(),
     });
     let status = loop {
+        if !central && scaled_norm(&g, &x) < CENTRAL_BELOW {
+            central = true;
+            Gradient { g, scores } = gradient(obj, &x, f, &f_parts, central, &mut evaluations)?;
+        }
         if scaled_norm(&g, &x) < GRADIENT_TOL {
             break Status::Converged;
         }
@@ -152,7 +240,10 @@ pub(crate) fn minimize(
             break Status::IterationLimit;
         }
         iteration += 1;
-        // Direction d = −H·g (steepest descent scaled to 0.1 before any
+        if h.is_none() && !reset_tried {
+            h = bhhh_inverse(&scores, n);
+        }
+        // Direction d = −H·g (steepest descent scaled to 0.1 when no
         // curvature is known).
         let mut d: Vec<f64> = match &h {
             Some(h) => (0..n)
@@ -195,7 +286,15 @@ pub(crate) fn minimize(
             };
             alpha = next;
         }
-        let Some((xn, _)) = accepted else {
+        let Some((xn, fa)) = accepted else {
+            if !central {
+                // The forward-difference gradient may be what failed:
+                // retry with central differences.
+                central = true;
+                Gradient { g, scores } = gradient(obj, &x, f, &f_parts, central, &mut evaluations)?;
+                iteration -= 1;
+                continue;
+            }
             if !reset_tried && h.is_some() {
                 // Try once more from steepest descent before giving up.
                 reset_tried = true;
@@ -206,10 +305,12 @@ pub(crate) fn minimize(
             break Status::RoundingErrors;
         };
         reset_tried = false;
-        // Anchor the new iterate (its modes become the warm start).
-        let fa = obj.eval(&xn, true)?;
-        evaluations += 1;
-        let gn = gradient(obj, &xn, &mut evaluations)?;
+        // Anchor the new iterate, the line search's last evaluation (its
+        // modes become the warm start).
+        obj.anchor_last();
+        f_parts = obj.parts().to_vec();
+        let Gradient { g: gn, scores: sn } =
+            gradient(obj, &xn, fa, &f_parts, central, &mut evaluations)?;
         let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = gn.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
@@ -230,6 +331,7 @@ pub(crate) fn minimize(
         x = xn;
         f = fa;
         g = gn;
+        scores = sn;
         progress(&Iteration {
             iteration,
             ofv: f,
@@ -237,7 +339,7 @@ pub(crate) fn minimize(
             evaluations,
             x: x.clone(),
         });
-        if change < OFV_TOL && moved < STEP_TOL {
+        if central && change < OFV_TOL && moved < STEP_TOL {
             break Status::Converged;
         }
     };
@@ -282,6 +384,10 @@ mod tests {
         fn eval(&mut self, x: &[f64], _anchor: bool) -> Result<f64, FitError> {
             Ok(100.0 * (x[1] - x[0] * x[0]).powi(2) + (1.0 - x[0]).powi(2))
         }
+        fn anchor_last(&mut self) {}
+        fn parts(&self) -> &[f64] {
+            &[]
+        }
     }
 
     #[test]
@@ -311,6 +417,10 @@ mod tests {
             } else {
                 (x[0] - 2.0).powi(2)
             })
+        }
+        fn anchor_last(&mut self) {}
+        fn parts(&self) -> &[f64] {
+            &[]
         }
     }
 
