@@ -11,12 +11,16 @@
 //!    packages when `MIDO_BENCH_INSTALL_R=1`, otherwise runs it if R is
 //!    present and says why not when it is not.
 //!
-//! Each mido case runs three times; the median wall time is reported with
-//! the OFV, iterations and objective evaluations, and the ratio to nlme.
+//! 4. Warfarin PK/PD (../shared/reference/warfarin, the robustness case of
+//!    tests/fit_warfarin.rs), FOCEI without the covariance step, one run.
+//!
+//! Each other mido case runs three times; the median wall time is reported
+//! with the OFV, iterations and objective evaluations, and the ratio to
+//! nlme.
 
 use mido::compiler::{compile_model, Engine};
 use mido::runtime::data::{DataSpec, Dataset};
-use mido::runtime::estimate::{fit, FitOptions};
+use mido::runtime::estimate::{fit, CovarianceKind, FitOptions};
 use mido::runtime::model::Model;
 use std::path::Path;
 use std::process::Command;
@@ -29,13 +33,24 @@ fn load(model: &str, data_text: &str, name: &str) -> (Box<dyn Model>, Dataset) {
     (m, d)
 }
 
-/// Median of three fits: (seconds, OFV, iterations, evaluations).
-fn time_fit(m: &dyn Model, d: &Dataset, closed_form: bool) -> (f64, f64, usize, usize) {
+/// Median of `runs` fits: (seconds, OFV, iterations, evaluations).
+fn time_fit(
+    m: &dyn Model,
+    d: &Dataset,
+    closed_form: bool,
+    covariance: bool,
+    runs: usize,
+) -> (f64, f64, usize, usize) {
     let opts = FitOptions {
         closed_form,
+        covariance: if covariance {
+            CovarianceKind::Sandwich
+        } else {
+            CovarianceKind::None
+        },
         ..FitOptions::default()
     };
-    let mut runs: Vec<(f64, f64, usize, usize)> = (0..3)
+    let mut times: Vec<(f64, f64, usize, usize)> = (0..runs)
         .map(|_| {
             let t = Instant::now();
             let r = fit(m, d, &opts, &mut |_| {}).expect("fits");
@@ -47,8 +62,8 @@ fn time_fit(m: &dyn Model, d: &Dataset, closed_form: bool) -> (f64, f64, usize, 
             )
         })
         .collect();
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    runs[1]
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    times[runs / 2]
 }
 
 fn bolus_text() -> Option<String> {
@@ -146,18 +161,23 @@ fn main() {
         Ok(s) => println!("R nlme, theophylline (median of 5, inside R): {:.4} s", s),
         Err(why) => println!("R nlme skipped: {why}"),
     }
-    let mut cases: Vec<(&str, &str, String, bool)> = vec![
+    // (name, model, data, closed form, covariance step, runs)
+    let mut cases: Vec<(&str, &str, String, bool, bool, usize)> = vec![
         (
             "theophylline closed form",
             "examples/theophylline/theo_closed_form.mido",
             theo.clone(),
             true,
+            true,
+            3,
         ),
         (
             "theophylline ODE",
             "examples/theophylline/theo.mido",
             theo,
             false,
+            true,
+            3,
         ),
     ];
     match bolus_text() {
@@ -167,18 +187,40 @@ fn main() {
                 "tests/fit/bolus_1cpt.mido",
                 t.clone(),
                 true,
+                true,
+                3,
             ));
-            cases.push(("Bolus_1CPT ODE", "tests/fit/bolus_1cpt.mido", t, false));
+            cases.push((
+                "Bolus_1CPT ODE",
+                "tests/fit/bolus_1cpt.mido",
+                t,
+                false,
+                true,
+                3,
+            ));
         }
         None => println!("Bolus_1CPT skipped: ../shared/reference is absent"),
+    }
+    // Warfarin PK/PD (tests/fit_warfarin.rs): minutes, so one run, and
+    // without the covariance step (19 parameters: ~700 more evaluations).
+    match std::fs::read_to_string("../shared/reference/warfarin/warfarin.csv") {
+        Ok(t) => cases.push((
+            "warfarin PK/PD ODE (no cov)",
+            "tests/fit/warfarin_pkpd.mido",
+            t,
+            false,
+            false,
+            1,
+        )),
+        Err(_) => println!("warfarin skipped: ../shared/reference is absent"),
     }
     println!(
         "{:<28} {:>10} {:>14} {:>6} {:>6} {:>10}",
         "case (FOCEI + covariance)", "seconds", "OFV", "iter", "evals", "vs nlme"
     );
-    for (name, model, text, closed_form) in cases {
+    for (name, model, text, closed_form, covariance, runs) in cases {
         let (m, d) = load(model, &text, name);
-        let (s, ofv, it, ev) = time_fit(m.as_ref(), &d, closed_form);
+        let (s, ofv, it, ev) = time_fit(m.as_ref(), &d, closed_form, covariance, runs);
         let ratio = nlme
             .as_ref()
             .map_or_else(|_| "—".to_string(), |n| format!("{:.2}×", s / n));
