@@ -121,9 +121,13 @@ pub(crate) fn compute(
     let h = packing.psi_steps(psi, 1e-3);
     // The first non-finite point, described for the report.
     let mut first_failure: Option<(Option<String>, Option<String>)> = None;
+    let metrics = {
+        let (theta, omega) = packing.from_psi(psi);
+        problem.metrics(&theta, &omega, etas)
+    };
     let mut eval = |p: &[f64]| -> Result<(f64, Vec<f64>), FitError> {
         let (theta, omega) = packing.from_psi(p);
-        let v = problem.evaluate(&theta, &omega, etas)?;
+        let v = problem.evaluate(&theta, &omega, etas, &metrics)?;
         if !v.total.is_finite() && first_failure.is_none() {
             let subject = problem
                 .data

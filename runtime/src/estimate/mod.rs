@@ -36,7 +36,7 @@ use crate::model::Model;
 use crate::simulate::SimError;
 use crate::solver::SolverOptions;
 use nalgebra::DMatrix;
-use objective::{subject_objective, OmegaFactors, SubjectObjective};
+use objective::{subject_metric, subject_objective, OmegaFactors, SubjectObjective};
 use predict::{Derivatives, Observations, Workspace};
 use rayon::prelude::*;
 use std::fmt;
@@ -276,14 +276,17 @@ impl<'m> Problem<'m> {
     }
 
     /// The objective at `theta`, `omega`, each subject's inner problem
-    /// started from `start[i]`. Non-finite when `omega` is not positive
-    /// definite or a subject's objective is not finite; an error only when
-    /// a subject cannot be simulated.
+    /// started from `start[i]` (with Newton metric `metrics[i]`, when
+    /// `metrics` is not empty: see [`objective::subject_metric`]).
+    /// Non-finite when `omega` is not positive definite or a subject's
+    /// objective is not finite; an error only when a subject cannot be
+    /// simulated.
     fn evaluate(
         &self,
         theta: &[f64],
         omega: &DMatrix<f64>,
         start: &[Vec<f64>],
+        metrics: &[Option<DMatrix<f64>>],
     ) -> Result<PointValue, FitError> {
         let Some(om) = OmegaFactors::new(omega.clone()) else {
             return Ok(PointValue {
@@ -323,6 +326,7 @@ impl<'m> Problem<'m> {
                         self.how[i],
                         self.method,
                         &start[i],
+                        metrics.get(i).and_then(Option::as_ref),
                     )
                 },
             )
@@ -358,39 +362,91 @@ impl<'m> Problem<'m> {
     }
 }
 
+impl Problem<'_> {
+    /// Each subject's Newton metric at its mode `etas[i]` (the anchor of
+    /// the next evaluations); `None` where it cannot be computed.
+    fn metrics(
+        &self,
+        theta: &[f64],
+        omega: &DMatrix<f64>,
+        etas: &[Vec<f64>],
+    ) -> Vec<Option<DMatrix<f64>>> {
+        let Some(om) = OmegaFactors::new(omega.clone()) else {
+            return vec![None; etas.len()];
+        };
+        self.data
+            .subjects
+            .par_iter()
+            .enumerate()
+            .map_init(
+                || self.workspace(),
+                |ws, (i, subject)| {
+                    if self.obs[i].len() == 0 {
+                        return None;
+                    }
+                    subject_metric(
+                        ws,
+                        theta,
+                        &om,
+                        subject,
+                        &self.obs[i],
+                        self.how[i],
+                        self.method,
+                        &etas[i],
+                    )
+                    .ok()
+                    .flatten()
+                },
+            )
+            .collect()
+    }
+}
+
 /// The objective over the optimizer's vector, warm-starting every subject
-/// from the modes at the current iterate.
+/// from the modes at the current iterate, with their Newton metrics there.
 struct Search<'p, 'm> {
     problem: &'p Problem<'m>,
     packing: &'p Packing,
     anchor_etas: Vec<Vec<f64>>,
-    /// The modes of the last finite evaluation, for `anchor_last`.
-    last_etas: Option<Vec<Vec<f64>>>,
+    anchor_metrics: Vec<Option<DMatrix<f64>>>,
+    /// The point and modes of the last finite evaluation, for
+    /// `anchor_last`.
+    last: Option<(Vec<f64>, Vec<Vec<f64>>)>,
     /// The subjects' contributions at the last evaluation.
     last_parts: Vec<f64>,
+}
+
+impl Search<'_, '_> {
+    fn set_anchor(&mut self, x: &[f64], etas: Vec<Vec<f64>>) {
+        let (theta, omega) = self.packing.from_x(x);
+        self.anchor_metrics = self.problem.metrics(&theta, &omega, &etas);
+        self.anchor_etas = etas;
+    }
 }
 
 impl outer::Objective for Search<'_, '_> {
     fn eval(&mut self, x: &[f64], anchor: bool) -> Result<f64, FitError> {
         let (theta, omega) = self.packing.from_x(x);
-        let v = self.problem.evaluate(&theta, &omega, &self.anchor_etas)?;
-        self.last_etas = None;
+        let v = self
+            .problem
+            .evaluate(&theta, &omega, &self.anchor_etas, &self.anchor_metrics)?;
+        self.last = None;
         self.last_parts.clear();
         self.last_parts.extend(v.subjects.iter().map(|s| s.ofv));
         if v.total.is_finite() {
             let etas: Vec<Vec<f64>> = v.subjects.into_iter().map(|s| s.eta).collect();
             if anchor {
-                self.anchor_etas = etas;
+                self.set_anchor(x, etas);
             } else {
-                self.last_etas = Some(etas);
+                self.last = Some((x.to_vec(), etas));
             }
         }
         Ok(v.total)
     }
 
     fn anchor_last(&mut self) {
-        if let Some(etas) = self.last_etas.take() {
-            self.anchor_etas = etas;
+        if let Some((x, etas)) = self.last.take() {
+            self.set_anchor(&x, etas);
         }
     }
 
@@ -444,7 +500,8 @@ pub fn fit(
         problem: &problem,
         packing: &packing,
         anchor_etas: vec![vec![0.0; ne]; data.subjects.len()],
-        last_etas: None,
+        anchor_metrics: Vec::new(),
+        last: None,
         last_parts: Vec::new(),
     };
     let mut log = Vec::new();
@@ -457,7 +514,7 @@ pub fn fit(
     };
     let initial = {
         let (t, o) = packing.from_x(&x0);
-        let v = problem.evaluate(&t, &o, &search.anchor_etas)?;
+        let v = problem.evaluate(&t, &o, &search.anchor_etas, &[])?;
         if !v.total.is_finite() {
             // Say which subject, and why when its simulation failed.
             if let Some(e) = v.failure {
@@ -495,7 +552,8 @@ pub fn fit(
     }
     let (theta, omega) = packing.from_x(&outcome.x);
     // Final modes, from the anchor of the last iterate.
-    let final_value = problem.evaluate(&theta, &omega, &search.anchor_etas)?;
+    let final_value =
+        problem.evaluate(&theta, &omega, &search.anchor_etas, &search.anchor_metrics)?;
     let on_bounds = packing.thetas_on_bounds(&theta);
     let psi = packing.to_psi(&theta, &omega);
     let etas: Vec<Vec<f64>> = final_value.subjects.iter().map(|s| s.eta.clone()).collect();
@@ -550,5 +608,5 @@ pub fn objective_at(
     let problem = Problem::new(model, &sensitized, data, method, solver, true, theta);
     let omega = DMatrix::from_row_slice(ne, ne, omega);
     let start = vec![vec![0.0; ne]; data.subjects.len()];
-    Ok(problem.evaluate(theta, &omega, &start)?.total)
+    Ok(problem.evaluate(theta, &omega, &start, &[])?.total)
 }

@@ -159,6 +159,7 @@ pub(crate) fn subject_objective(
     how: Derivatives,
     method: Method,
     eta_start: &[f64],
+    anchor_metric: Option<&DMatrix<f64>>,
 ) -> Result<SubjectObjective, FitError> {
     let ne = eta_start.len();
     let zeros = vec![0.0; ne];
@@ -201,6 +202,8 @@ pub(crate) fn subject_objective(
                 let metric = if iterations >= INNER_GAUSS_NEWTON {
                     exact_half_hessian(ws, theta, om, subject, obs, how, fv, &eta, &grad)?
                         .unwrap_or_else(|| a.clone())
+                } else if let Some(m) = anchor_metric {
+                    m.clone()
                 } else {
                     a.clone()
                 };
@@ -263,6 +266,60 @@ pub(crate) fn subject_objective(
             })
         }
     }
+}
+
+/// The Newton metric of a subject's inner problem at its mode `eta` (the
+/// anchor of the outer search): half the exact Hessian of `L`, saddle-free
+/// (see [`exact_half_hessian`]); `None` for FO (no inner problem) or when
+/// it cannot be computed.
+///
+/// Every evaluation of the objective near the anchor (the finite
+/// differences of the outer gradient, the line search) starts each subject
+/// from this mode, where the gradient of `L` is of the size of the
+/// parameter change; Newton steps with the anchor's exact Hessian then
+/// converge quadratically from the first iteration (two sensitivity runs
+/// per evaluation), where Gauss–Newton (the expected information) converges
+/// linearly and needs five to seven. One Hessian per subject and outer
+/// iteration (`n_η + 1` runs) serves the `n` to `2n` evaluations of that
+/// iteration.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn subject_metric(
+    ws: &mut Workspace<'_>,
+    theta: &[f64],
+    om: &OmegaFactors,
+    subject: &Subject,
+    obs: &Observations,
+    how: Derivatives,
+    method: Method,
+    eta: &[f64],
+) -> Result<Option<DMatrix<f64>>, FitError> {
+    let zeros = vec![0.0; eta.len()];
+    let fixed_v: Option<Vec<f64>> = match method {
+        Method::Fo => return Ok(None),
+        Method::Foce => {
+            let mut ev = Evaluation::default();
+            ws.residuals(theta, &zeros, subject, obs, &mut ev)?;
+            Some(ev.res.iter().map(|r| r.v).collect())
+        }
+        Method::Focei | Method::Laplace => None,
+    };
+    let mut ev = Evaluation::default();
+    ws.evaluate(theta, eta, subject, obs, how, &mut ev)?;
+    let (l, grad, _) = individual_objective(&ev, eta, om, fixed_v.as_deref(), true);
+    if !l.is_finite() || !grad.iter().all(|g| g.is_finite()) {
+        return Ok(None);
+    }
+    exact_half_hessian(
+        ws,
+        theta,
+        om,
+        subject,
+        obs,
+        how,
+        fixed_v.as_deref(),
+        eta,
+        &grad,
+    )
 }
 
 /// Half the Hessian of `L` at `eta` by forward differences of its exact
