@@ -31,9 +31,6 @@
 use crate::data::Record;
 use crate::model::{DoseProps, LinearInfo, Model, ModelInfo, StateInfo};
 
-/// Entries a stack scratch buffer holds before the wrapper allocates.
-const STACK: usize = 256;
-
 /// A model extended with forward sensitivities of its states to its etas.
 pub struct Sensitized<'m> {
     inner: &'m dyn Model,
@@ -77,15 +74,25 @@ impl<'m> Sensitized<'m> {
     }
 }
 
-/// Runs `f` with a zeroed scratch buffer of `n` values, on the stack when
-/// small.
+thread_local! {
+    /// Scratch for the Jacobians of one right-hand side evaluation, reused
+    /// across calls: the right-hand side runs millions of times per fit,
+    /// and clearing a large stack buffer on each call cost more than the
+    /// products it holds.
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a zeroed scratch buffer of `n` values (the thread's
+/// reused one; a fresh one if that is already in use).
 fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
-    if n <= STACK {
-        let mut buf = [0.0; STACK];
-        f(&mut buf[..n])
-    } else {
-        f(&mut vec![0.0; n])
-    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            buf.resize(n, 0.0);
+            f(&mut buf)
+        }
+        Err(_) => f(&mut vec![0.0; n]),
+    })
 }
 
 impl Model for Sensitized<'_> {
@@ -116,12 +123,12 @@ impl Model for Sensitized<'_> {
                 let dpk = &dp[k * np..(k + 1) * np];
                 let out = &mut ds[k * ns..(k + 1) * ns];
                 out.fill(0.0);
-                for (j, &sj) in sk.iter().enumerate() {
-                    if sj != 0.0 {
-                        let col = &jy[j * ns..(j + 1) * ns];
-                        for (o, c) in out.iter_mut().zip(col) {
-                            *o += c * sj;
-                        }
+                // Dense in S (no test on zero: its pattern changes along the
+                // solution and the branch costs more than the product);
+                // `∂p/∂η` below is sparse with a fixed pattern.
+                for (&sj, col) in sk.iter().zip(jy.chunks_exact(ns)) {
+                    for (o, c) in out.iter_mut().zip(col) {
+                        *o += c * sj;
                     }
                 }
                 for (j, &dj) in dpk.iter().enumerate() {
