@@ -410,28 +410,31 @@ impl<'m> Prepared<'m> {
             .enumerate()
             .map(|(pi, pop)| {
                 let n = pop.size;
-                let mut cov = vec![0.0; n_rep * n * n_cov];
-                let mut eta = vec![0.0; n_rep * n * ne];
+                // One row per subject: its covariates, then its etas.
+                let width = (n_cov + ne).max(1);
+                let mut rows = vec![0.0; n_rep * n * width];
                 let err = Mutex::new(None);
-                cov.par_chunks_mut(n_cov.max(1))
-                    .zip(eta.par_chunks_mut(ne.max(1)))
-                    .enumerate()
-                    .take(n_rep * n)
-                    .for_each_init(
-                        || (Vec::new(), Vec::new()),
-                        |(z, c), (k, (cov_k, eta_k))| {
-                            let (r, i) = (k / n, k % n);
-                            let mut rng = stream(s.seed, Purpose::Covariates, pi, r, i);
-                            match pop.draw(&mut rng, z, c) {
-                                Ok(()) => cov_k[..n_cov].copy_from_slice(c),
-                                Err(e) => keep_first(&err, k, e),
-                            }
-                            if s.variability.between_subject {
-                                let mut rng = stream(s.seed, Purpose::Etas, pi, r, i);
-                                etas.draw(&mut rng, z, &mut eta_k[..ne]);
-                            }
-                        },
-                    );
+                rows.par_chunks_mut(width).enumerate().for_each_init(
+                    || (Vec::new(), Vec::new()),
+                    |(z, c), (k, row)| {
+                        let (r, i) = (k / n, k % n);
+                        let mut rng = stream(s.seed, Purpose::Covariates, pi, r, i);
+                        match pop.draw(&mut rng, z, c) {
+                            Ok(()) => row[..n_cov].copy_from_slice(c),
+                            Err(e) => keep_first(&err, k, e),
+                        }
+                        if s.variability.between_subject {
+                            let mut rng = stream(s.seed, Purpose::Etas, pi, r, i);
+                            etas.draw(&mut rng, z, &mut row[n_cov..n_cov + ne]);
+                        }
+                    },
+                );
+                let mut cov = Vec::with_capacity(n_rep * n * n_cov);
+                let mut eta = Vec::with_capacity(n_rep * n * ne);
+                for row in rows.chunks(width) {
+                    cov.extend_from_slice(&row[..n_cov]);
+                    eta.extend_from_slice(&row[n_cov..n_cov + ne]);
+                }
                 if let Some((_, source)) = err.into_inner().unwrap_or(None) {
                     return Err(ExploreError::Population {
                         population: pop.name.clone(),

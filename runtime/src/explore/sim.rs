@@ -377,7 +377,8 @@ impl<'m> Sim<'m> {
             if changed {
                 self.observe_into(t, &mut profile.post);
             } else {
-                profile.post.extend_from_within(row..row + nv);
+                let pre = profile.pre.get(row..row + nv).unwrap_or(&[]);
+                profile.post.extend_from_slice(pre);
             }
             if let Some(rng) = rng.as_deref_mut() {
                 self.add_noise(profile, row, rng);
