@@ -119,8 +119,9 @@ pub(crate) struct Profile {
     pub states: Vec<f64>,
     /// `times × ns`: infusion rates running after the events.
     pub rates: Vec<f64>,
-    /// Whether the values are noisy observations (no continuous solution).
-    pub noisy: bool,
+    /// Per variable: whether its values are noisy observations (residual
+    /// error: no continuous solution to refine on).
+    pub noisy: Vec<bool>,
 }
 
 impl Profile {
@@ -132,7 +133,8 @@ impl Profile {
         self.post.clear();
         self.states.clear();
         self.rates.clear();
-        self.noisy = false;
+        self.noisy.clear();
+        self.noisy.resize(nv, false);
     }
 
     pub fn pre(&self, i: usize, v: usize) -> f64 {
@@ -188,7 +190,7 @@ pub(crate) fn evaluate(
         return Ok(f64::NAN);
     };
     let v = m.var;
-    let exact = !profile.noisy;
+    let exact = !profile.noisy.get(v).copied().unwrap_or(false);
     Ok(match m.kind {
         MetricKind::Max | MetricKind::TimeOfMax | MetricKind::Min => {
             let sign = if matches!(m.kind, MetricKind::Min) {

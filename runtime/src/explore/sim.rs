@@ -254,7 +254,11 @@ impl<'m> Sim<'m> {
         let ns = self.y.len();
         let nv = self.vars.len();
         profile.clear(nv, ns);
-        profile.noisy = rng.is_some();
+        if rng.is_some() {
+            for (n, v) in profile.noisy.iter_mut().zip(&self.vars) {
+                *n = v.error.is_some();
+            }
+        }
         self.y.fill(0.0);
         if let Some(y0) = y0 {
             for (y, v) in self.y.iter_mut().zip(y0) {
