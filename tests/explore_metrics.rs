@@ -338,3 +338,87 @@ fn dose_reduction_rule_follows_the_simulated_trough() {
     assert_rel(value(&e, "last_trough"), conc(&given, f64::from(n) * tau), 1e-9, "trough after reductions");
     assert_rel(e.rows[0].total_dose, total, 1e-12, "administered total");
 }
+
+/// A PD response of an ODE model (warfarin's prothrombin complex activity,
+/// an indirect-response turnover) through the explore loop equals the
+/// dataset simulation of the same doses (the NONMEM-checked runner), and
+/// loading + maintenance phases give the doses the dataset lists.
+#[test]
+fn pd_response_matches_the_dataset_simulation() {
+    use mido::runtime::data::{DataSpec, Dataset};
+    use mido::runtime::simulate::{simulate, SimOptions};
+    let model = compile(include_str!("../examples/warfarin/warfarin.mido"));
+    let solver = SolverOptions {
+        rtol: 1e-10,
+        atol: 1e-12,
+        ..SolverOptions::default()
+    };
+    // 10 mg loading dose, then 5 mg daily for 6 days; observed hourly for 7 days.
+    let mut rows = vec!["ID,TIME,AMT,EVID,CMT,DVID".to_string()];
+    rows.push("1,0,10,1,1,.".into());
+    for h in 0..=168 {
+        if h % 24 == 0 && h > 0 && h < 168 {
+            rows.push(format!("1,{h},5,1,1,."));
+        }
+        rows.push(format!("1,{h},.,0,.,2"));
+    }
+    let data = Dataset::parse(&(rows.join("\n") + "\n"), "design", &DataSpec::from_info(model.info())).expect("design");
+    let opts = SimOptions {
+        typical: true,
+        closed_form: false,
+        solver,
+        ..SimOptions::default()
+    };
+    let table = simulate(model.as_ref(), &data, &model.info().theta_init(), &opts).expect("simulates");
+    let pca_index = table.output_names.iter().position(|n| n == "pca").expect("pca output");
+    let reference: Vec<(f64, f64)> = table
+        .rows
+        .iter()
+        .filter(|r| r.evid == 0)
+        .map(|r| (r.time, r.outputs[pca_index]))
+        .collect();
+
+    let regimen = Regimen {
+        name: "load + maintenance".into(),
+        start: 0.0,
+        blocks: vec![
+            Block::Phase(Phase {
+                amount: DoseAmount::Fixed(10.0),
+                into: "depot".into(),
+                interval: 24.0,
+                count: DoseCount::Doses(1),
+                infusion: None,
+            }),
+            Block::Phase(Phase {
+                amount: DoseAmount::Fixed(5.0),
+                into: "depot".into(),
+                interval: 24.0,
+                count: DoseCount::Duration(6.0 * 24.0),
+                infusion: None,
+            }),
+        ],
+        rule: None,
+    };
+    let pca = |name: &str, kind| MetricSpec {
+        name: name.into(),
+        variable: "pca".into(),
+        kind,
+        window: Window::Whole,
+    };
+    let mut metrics = vec![pca("pca_min_grid", MetricKind::Min)];
+    for h in [6.0, 50.0, 100.0, 167.0] {
+        metrics.push(pca(&format!("pca_{h}"), MetricKind::ValueAt(h)));
+    }
+    let mut s = scenario(model.as_ref(), vec![regimen], metrics, false, AucMethod::Exact);
+    s.options.solver = solver;
+    s.options.metrics.refine_extrema = false;
+    let e = explore(model.as_ref(), &s).expect("runs");
+    assert_eq!(e.rows[0].total_dose, 10.0 + 6.0 * 5.0);
+    for h in [6.0, 50.0, 100.0, 167.0] {
+        let want = reference.iter().find(|(t, _)| *t == h).expect("row").1;
+        assert_rel(value(&e, &format!("pca_{h}")), want, 1e-7, &format!("PCA at {h} h"));
+    }
+    let grid_min = reference.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    assert_rel(value(&e, "pca_min_grid"), grid_min, 1e-7, "PCA minimum on the hourly grid");
+    assert!(grid_min < 60.0, "warfarin lowers PCA: {grid_min}");
+}

@@ -23,7 +23,7 @@ use super::metrics::{Continuous, Profile};
 use super::regimen::{CompiledPhase, DoseRule, PlannedDose, RuleAction};
 use crate::events::EventError;
 use crate::model::{DoseProps, ErrorModel, Model};
-use crate::pk::{LinearKind, PkError, Propagator, Transition};
+use crate::pk::{LinearKind, PkError, Propagator, Transition, MAX_STATES};
 use crate::solver::{OdeSolver, SolverOptions};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -62,31 +62,83 @@ struct Arrival {
 }
 
 /// The closed-form propagator of the current parameters and the
-/// transitions of the grid steps seen since it was built.
+/// one-step matrices of the grid steps seen since it was built.
 struct ClosedForm {
     kind: LinearKind,
     indices: Vec<usize>,
     values: Vec<f64>,
     propagator: Option<Propagator>,
-    /// Round-robin cache of one-step transitions (a uniform grid needs one,
+    /// Whether `values` are known to be the current parameters' (cleared
+    /// when the subject or, for time-dependent parameters, the time changes).
+    checked: bool,
+    /// Round-robin cache of one-step matrices (a uniform grid needs one,
     /// a grid with dose times off the grid a few).
-    transitions: [Option<Transition>; 4],
+    steps: Vec<Step>,
     next_slot: usize,
+}
+
+/// Most grid steps whose matrices are kept.
+const CACHED_STEPS: usize = 4;
+
+/// `exp(K·dt)` and `K⁻¹(exp(K·dt) − I)` of one step as plain arrays: the
+/// loop over `n ≤ 4` states is then a few multiply-adds, and the input
+/// term is skipped while no infusion runs.
+#[derive(Clone, Copy)]
+struct Step {
+    dt: f64,
+    n: usize,
+    e: [[f64; MAX_STATES]; MAX_STATES],
+    g: [[f64; MAX_STATES]; MAX_STATES],
+}
+
+impl Step {
+    fn new(tr: &Transition) -> Self {
+        let n = tr.n_states().min(MAX_STATES);
+        let mut e = [[0.0; MAX_STATES]; MAX_STATES];
+        let mut g = [[0.0; MAX_STATES]; MAX_STATES];
+        for i in 0..n {
+            for j in 0..n {
+                e[i][j] = tr.exp(i, j);
+                g[i][j] = tr.input(i, j);
+            }
+        }
+        Step { dt: tr.dt(), n, e, g }
+    }
+
+    fn apply(&self, y: &mut [f64], rates: &[f64]) {
+        let n = self.n.min(y.len()).min(rates.len());
+        let mut a = [0.0; MAX_STATES];
+        a[..n].copy_from_slice(&y[..n]);
+        let input = rates[..n].iter().any(|r| *r != 0.0);
+        for (i, yi) in y.iter_mut().enumerate().take(n) {
+            let mut s = 0.0;
+            for j in 0..n {
+                s += self.e[i][j] * a[j];
+            }
+            if input {
+                for j in 0..n {
+                    s += self.g[i][j] * rates[j];
+                }
+            }
+            *yi = s;
+        }
+    }
 }
 
 impl ClosedForm {
     fn ensure(&mut self, p: &[f64]) -> Result<&Propagator, PkError> {
-        let same = self.propagator.is_some()
-            && self
-                .indices
-                .iter()
-                .zip(&self.values)
-                .all(|(&i, v)| p.get(i) == Some(v));
+        let same = self.checked
+            || (self.propagator.is_some()
+                && self
+                    .indices
+                    .iter()
+                    .zip(&self.values)
+                    .all(|(&i, v)| p.get(i) == Some(v)));
         if !same {
             self.values.clear();
             self.values
                 .extend(self.indices.iter().map(|&i| p.get(i).copied().unwrap_or(f64::NAN)));
-            self.transitions = [None; 4];
+            self.steps.clear();
             self.propagator = None;
             let model = self.kind.model(&self.values).ok_or(PkError::StateLength {
                 expected: self.indices.len(),
@@ -94,23 +146,32 @@ impl ClosedForm {
             })?;
             self.propagator = Some(model.propagator()?);
         }
+        self.checked = true;
         self.propagator.as_ref().ok_or(PkError::NoSteadyState)
     }
 
-    /// Advances over a grid step, through the cached transition of `dt`.
+    /// Advances over a grid step, through the cached matrices of `dt`.
     fn step(&mut self, p: &[f64], y: &mut [f64], rates: &[f64], dt: f64) -> Result<(), PkError> {
         self.ensure(p)?;
-        if let Some(tr) = self.transitions.iter().flatten().find(|t| t.dt() == dt) {
-            return tr.apply(y, rates);
+        if let Some(step) = self.steps.iter().find(|s| s.dt == dt) {
+            step.apply(y, rates);
+            return Ok(());
         }
-        let tr = self
-            .propagator
-            .as_ref()
-            .ok_or(PkError::NoSteadyState)?
-            .transition(dt);
-        tr.apply(y, rates)?;
-        self.transitions[self.next_slot] = Some(tr);
-        self.next_slot = (self.next_slot + 1) % self.transitions.len();
+        let prop = self.propagator.as_ref().ok_or(PkError::NoSteadyState)?;
+        if y.len() != prop.n_states() || rates.len() != prop.n_states() {
+            return Err(PkError::StateLength {
+                expected: prop.n_states(),
+                got: y.len(),
+            });
+        }
+        let step = Step::new(&prop.transition(dt));
+        step.apply(y, rates);
+        if self.steps.len() < CACHED_STEPS {
+            self.steps.push(step);
+        } else {
+            self.steps[self.next_slot] = step;
+            self.next_slot = (self.next_slot + 1) % CACHED_STEPS;
+        }
         Ok(())
     }
 
@@ -157,7 +218,8 @@ impl<'m> Sim<'m> {
                 indices: l.params.clone(),
                 values: Vec::new(),
                 propagator: None,
-                transitions: [None; 4],
+                checked: false,
+                steps: Vec::with_capacity(CACHED_STEPS),
                 next_slot: 0,
             }),
             _ => None,
@@ -193,12 +255,18 @@ impl<'m> Sim<'m> {
         self.model
             .individual(&self.theta, &self.eta, &self.cov, 0.0, &mut self.params);
         self.solver.reset();
+        if let Some(cf) = self.closed.as_mut() {
+            cf.checked = false;
+        }
     }
 
     fn params_at(&mut self, t: f64) {
         if self.uses_time {
             self.model
                 .individual(&self.theta, &self.eta, &self.cov, t, &mut self.params);
+            if let Some(cf) = self.closed.as_mut() {
+                cf.checked = false;
+            }
         }
     }
 
@@ -381,15 +449,22 @@ impl<'m> Sim<'m> {
             if changed {
                 self.observe_into(t, &mut profile.post);
             } else {
-                let pre = profile.pre.get(row..row + nv).unwrap_or(&[]);
-                profile.post.extend_from_slice(pre);
+                for j in row..row + nv {
+                    let v = profile.pre.get(j).copied().unwrap_or(f64::NAN);
+                    profile.post.push(v);
+                }
             }
             if let Some(rng) = rng.as_deref_mut() {
                 self.add_noise(profile, row, rng);
             }
             profile.times.push(t);
-            profile.states.extend_from_slice(&self.y);
-            profile.rates.extend_from_slice(&self.rates);
+            // Element by element: a call to memcpy costs more than 3 copies.
+            for &v in &self.y {
+                profile.states.push(v);
+            }
+            for &v in &self.rates {
+                profile.rates.push(v);
+            }
         }
         Ok(())
     }
