@@ -7,9 +7,11 @@
 //!
 //! Rows, each the median of five runs, all in this one process:
 //!
-//! 1. the explore engine, closed form (`pk two_compartment_oral`);
+//! 1. the explore engine, closed form (`pk two_compartment_oral`), on every
+//!    core and on one thread;
 //! 2. the same with Cmax refined on the continuous solution (Brent);
-//! 3. the explore engine on the model's ODEs, rtol 1e-6 (automatic method);
+//! 3. the explore engine on the model's ODEs, rtol 1e-6 (automatic method),
+//!    on every core and on one thread;
 //! 4. the floor: a hand-written single-threaded loop that builds one 3×3
 //!    matrix exponential per subject (scaling and squaring of a Taylor
 //!    series) and propagates the state hour by hour, with the same metrics.
@@ -209,38 +211,71 @@ fn floor() -> f64 {
     cmax_all[SUBJECTS / 2]
 }
 
-fn median_time(mut f: impl FnMut()) -> f64 {
-    let mut times: Vec<f64> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[2]
+/// CPU time of this process (all threads) in seconds, from
+/// `/proc/self/stat` (utime + stime, at the usual 100 ticks per second);
+/// NaN where unavailable. Unlike wall time it does not count the time other
+/// processes hold the cores, so it stays comparable on a shared machine.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which ends with the last ')').
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Median wall time and median CPU time of five runs.
+fn median_time(f: &mut dyn FnMut()) -> (f64, f64) {
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..5 {
+        let (start, c0) = (Instant::now(), cpu_seconds());
+        f();
+        wall.push(start.elapsed().as_secs_f64());
+        cpu.push(cpu_seconds() - c0);
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall[2], cpu[2])
 }
 
 fn main() {
     let model = compile_model(TWO_CPT, Engine::Jit).unwrap_or_else(|_| panic!("model compiles"));
     let m = model.as_ref();
+    // `EXPLORE_BENCH=closed` runs only the closed-form path, for profiling.
+    let only_closed = std::env::var("EXPLORE_BENCH").is_ok_and(|v| v == "closed");
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
     let mut medians = Vec::new();
     let mut rows = Vec::new();
-    for (label, closed_form, refine) in [
-        ("explore, closed form", true, false),
-        ("explore, closed form, Cmax refined (Brent)", true, true),
-        ("explore, ODE (rtol 1e-6, automatic)", false, false),
-    ] {
+    let configs: &[(&str, bool, bool, bool)] = &[
+        ("explore, closed form", true, false, false),
+        ("explore, closed form, 1 thread", true, false, true),
+        ("explore, closed form, Cmax refined (Brent)", true, true, false),
+        ("explore, ODE (rtol 1e-6, automatic)", false, false, false),
+        ("explore, ODE (rtol 1e-6, automatic), 1 thread", false, false, true),
+    ];
+    for &(label, closed_form, refine, single) in configs {
+        if only_closed && !closed_form {
+            continue;
+        }
         let s = scenario(m, closed_form, refine);
         let mut result = None;
-        let t = median_time(|| result = Some(explore(m, &s).expect("explore runs")));
+        let mut run = || result = Some(explore(m, &s).expect("explore runs"));
+        let t = if single {
+            one.install(|| median_time(&mut run))
+        } else {
+            median_time(&mut run)
+        };
         if let Some(e) = result {
             medians.push((label, e.rows[0].metrics[0].median, e.rows[0].metrics[2].median));
         }
         rows.push((label, t));
     }
     let mut floor_cmax = 0.0;
-    let floor_time = median_time(|| floor_cmax = floor());
+    let floor_time = median_time(&mut || floor_cmax = floor());
     rows.push(("hand-written floor (1 thread, one 3×3 expm per subject)", floor_time));
 
     println!(
@@ -248,10 +283,16 @@ fn main() {
          Cmax/Ctrough/AUC of the last interval ({} threads)\n",
         rayon::current_num_threads()
     );
-    println!("| path | median wall time (5 runs) | ratio to floor |");
-    println!("|---|---|---|");
-    for (label, t) in &rows {
-        println!("| {label} | {:.4} s | {:.1} |", t, t / floor_time);
+    println!("| path | median wall time (5 runs) | wall / floor | median CPU time | CPU / floor |");
+    println!("|---|---|---|---|---|");
+    for (label, (t, c)) in &rows {
+        println!(
+            "| {label} | {:.4} s | {:.1} | {:.2} s | {:.1} |",
+            t,
+            t / floor_time.0,
+            c,
+            c / floor_time.1
+        );
     }
     println!();
     for (label, cmax, auc) in &medians {

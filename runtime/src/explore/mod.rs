@@ -213,6 +213,8 @@ pub(crate) struct Plan {
     rule_var: Option<usize>,
     /// The last phase, for the steady-state window.
     ss_phase: Option<regimen::CompiledPhase>,
+    /// Whether some metric evaluates the continuous solution between samples.
+    keep_states: bool,
 }
 
 /// A validated scenario with its subjects drawn.
@@ -529,6 +531,13 @@ impl<'m> Prepared<'m> {
             .any(|m| m.steady_state)
             .then(|| regimen.last_phase().cloned())
             .flatten();
+        let opts = s.options.metrics;
+        let keep_states = metrics.iter().any(|m| match m.kind {
+            MetricKind::Max | MetricKind::Min | MetricKind::TimeOfMax => opts.refine_extrema,
+            MetricKind::Auc | MetricKind::Average => opts.auc == AucMethod::Exact,
+            MetricKind::ValueAt(_) => true,
+            MetricKind::Trough | MetricKind::TimeAbove(_) | MetricKind::TimeBelow(_) => false,
+        });
         Ok(Plan {
             regimen,
             grid,
@@ -536,6 +545,7 @@ impl<'m> Prepared<'m> {
             metrics,
             rule_var,
             ss_phase,
+            keep_states,
         })
     }
 
@@ -561,6 +571,7 @@ impl<'m> Prepared<'m> {
                 .rule
                 .as_ref()
                 .zip(plan.rule_var),
+            keep_states: plan.keep_states,
         };
         let opts = s.options;
         values
@@ -729,6 +740,7 @@ fn run_subject(
             start,
             end,
             rule: None,
+            keep_states: course.keep_states,
         };
         sim.run(&ss_course, Some(x0), ss, residual.as_mut())?;
     }

@@ -48,6 +48,9 @@ pub(crate) struct Course<'a> {
     pub end: f64,
     /// The rule and the index (into the variables) of what it reads.
     pub rule: Option<(&'a DoseRule, usize)>,
+    /// Record the states and rates of every sample (needed only by metrics
+    /// that evaluate the continuous solution between samples).
+    pub keep_states: bool,
 }
 
 /// A failure with the time it happened.
@@ -77,6 +80,9 @@ struct ClosedForm {
     next_slot: usize,
 }
 
+// `Step::apply` spells out four columns.
+const _: () = assert!(MAX_STATES == 4);
+
 /// Most grid steps whose matrices are kept.
 const CACHED_STEPS: usize = 4;
 
@@ -105,22 +111,30 @@ impl Step {
         Step { dt: tr.dt(), n, e, g }
     }
 
+    /// `y ← E·y (+ G·rates)`, on zero-padded 4-vectors: the unused rows
+    /// and columns of `E` and `G` are zero, so the loops have a fixed
+    /// length, no branches, and compile to a few vector operations.
+    #[inline]
     fn apply(&self, y: &mut [f64], rates: &[f64]) {
         let n = self.n.min(y.len()).min(rates.len());
         let mut a = [0.0; MAX_STATES];
-        a[..n].copy_from_slice(&y[..n]);
-        let input = rates[..n].iter().any(|r| *r != 0.0);
-        for (i, yi) in y.iter_mut().enumerate().take(n) {
-            let mut s = 0.0;
-            for j in 0..n {
-                s += self.e[i][j] * a[j];
+        let mut r = [0.0; MAX_STATES];
+        for j in 0..n {
+            a[j] = y[j];
+            r[j] = rates[j];
+        }
+        let input = r.iter().any(|x| *x != 0.0);
+        let mut out = [0.0; MAX_STATES];
+        for (o, row) in out.iter_mut().zip(&self.e) {
+            *o = row[0] * a[0] + row[1] * a[1] + row[2] * a[2] + row[3] * a[3];
+        }
+        if input {
+            for (o, row) in out.iter_mut().zip(&self.g) {
+                *o += row[0] * r[0] + row[1] * r[1] + row[2] * r[2] + row[3] * r[3];
             }
-            if input {
-                for j in 0..n {
-                    s += self.g[i][j] * rates[j];
-                }
-            }
-            *yi = s;
+        }
+        for j in 0..n {
+            y[j] = out[j];
         }
     }
 }
@@ -151,8 +165,11 @@ impl ClosedForm {
     }
 
     /// Advances over a grid step, through the cached matrices of `dt`.
+    #[inline]
     fn step(&mut self, p: &[f64], y: &mut [f64], rates: &[f64], dt: f64) -> Result<(), PkError> {
-        self.ensure(p)?;
+        if !self.checked {
+            self.ensure(p)?;
+        }
         if let Some(step) = self.steps.iter().find(|s| s.dt == dt) {
             step.apply(y, rates);
             return Ok(());
@@ -346,18 +363,35 @@ impl<'m> Sim<'m> {
             gi += 1;
         }
         loop {
-            let mut next = f64::INFINITY;
-            if let Some(&g) = course.grid.get(gi) {
-                next = next.min(g);
-            }
+            let mut next_event = f64::INFINITY;
             if let Some(d) = course.doses.get(di) {
-                next = next.min(d.time);
+                next_event = next_event.min(d.time);
             }
             for a in &self.pending {
-                next = next.min(a.time);
+                next_event = next_event.min(a.time);
             }
             for &(end, _, _) in &self.infusions {
-                next = next.min(end);
+                next_event = next_event.min(end);
+            }
+            // Grid points before the next event: advance and record, with
+            // nothing else to check (the hot loop of a simulation).
+            let stop = next_event.min(course.end) - tol;
+            while let Some(&g) = course.grid.get(gi) {
+                if g >= stop {
+                    break;
+                }
+                gi += 1;
+                if g > t {
+                    self.advance_state(t, g, true)?;
+                    t = g;
+                }
+                let row = profile.pre.len();
+                self.observe_into(t, &mut profile.pre);
+                self.record(course, profile, row, false, t, rng.as_deref_mut());
+            }
+            let mut next = next_event;
+            if let Some(&g) = course.grid.get(gi) {
+                next = next.min(g);
             }
             if !next.is_finite() || next > course.end + tol {
                 break;
@@ -446,18 +480,36 @@ impl<'m> Sim<'m> {
                     k += 1;
                 }
             }
-            if changed {
-                self.observe_into(t, &mut profile.post);
-            } else {
-                for j in row..row + nv {
-                    let v = profile.pre.get(j).copied().unwrap_or(f64::NAN);
-                    profile.post.push(v);
-                }
+            self.record(course, profile, row, changed, t, rng.as_deref_mut());
+        }
+        Ok(())
+    }
+
+    /// Completes the sample whose `pre` values start at `row`: its `post`
+    /// values (observed again when an event `changed` the state), residual
+    /// error, time, and states when the course keeps them.
+    fn record(
+        &mut self,
+        course: &Course,
+        profile: &mut Profile,
+        row: usize,
+        changed: bool,
+        t: f64,
+        rng: Option<&mut ChaCha8Rng>,
+    ) {
+        if changed {
+            self.observe_into(t, &mut profile.post);
+        } else {
+            for j in row..row + self.vars.len() {
+                let v = profile.pre.get(j).copied().unwrap_or(f64::NAN);
+                profile.post.push(v);
             }
-            if let Some(rng) = rng.as_deref_mut() {
-                self.add_noise(profile, row, rng);
-            }
-            profile.times.push(t);
+        }
+        if let Some(rng) = rng {
+            self.add_noise(profile, row, rng);
+        }
+        profile.times.push(t);
+        if course.keep_states {
             // Element by element: a call to memcpy costs more than 3 copies.
             for &v in &self.y {
                 profile.states.push(v);
@@ -466,7 +518,6 @@ impl<'m> Sim<'m> {
                 profile.rates.push(v);
             }
         }
-        Ok(())
     }
 
     /// Residual error on the endpoint predictions of the last sample: one
@@ -516,6 +567,7 @@ impl<'m> Sim<'m> {
             start,
             end: start + tau,
             rule: None,
+            keep_states: false,
         };
         let fail = (start, SubjectFailure::SteadyState);
         // The interval's doses must be over within it.
