@@ -271,6 +271,18 @@ fn main() {
         };
         if let Some(e) = result {
             medians.push((label, e.rows[0].metrics[0].median, e.rows[0].metrics[2].median));
+            let st = e.solver_stats;
+            if st.accepted > 0 {
+                let intervals = (SUBJECTS * 336) as f64;
+                println!(
+                    "{label}: {} accepted steps ({:.2} per hourly interval), {} rejected, {} RHS evaluations, {} stiff switches",
+                    st.accepted,
+                    st.accepted as f64 / intervals,
+                    st.rejected,
+                    st.rhs_evals,
+                    st.stiff_switches
+                );
+            }
         }
         rows.push((label, t));
     }

@@ -63,7 +63,7 @@ pub use targets::{overlap_share, Condition, Overlap, SubgroupRatio, Target, Targ
 
 use crate::model::{Model, RandomLevel};
 use crate::random::LevelSampler;
-use crate::solver::SolverOptions;
+use crate::solver::{SolverOptions, SolverStats};
 use metrics::{CompiledMetric, Profile};
 use params::ThetaSampler;
 use population::CompiledPopulation;
@@ -228,6 +228,8 @@ pub(crate) struct Prepared<'m> {
     cohorts: Vec<Cohort>,
     /// Per target: index into the metrics.
     target_metrics: Vec<usize>,
+    /// ODE solver work of every simulation so far.
+    solver_stats: Mutex<SolverStats>,
 }
 
 fn duplicate<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), ExploreError> {
@@ -361,6 +363,7 @@ impl<'m> Prepared<'m> {
             populations,
             cohorts: Vec::new(),
             target_metrics,
+            solver_stats: Mutex::new(SolverStats::default()),
         };
         // Validate every regimen and window before drawing anyone.
         for r in &s.regimens {
@@ -585,6 +588,7 @@ impl<'m> Prepared<'m> {
                 },
                 |(sim, main, ss, scratch, x0), (k, (out, given))| {
                     let (r, i) = (k / cohort.per_replicate, k % cohort.per_replicate);
+                    let before = sim.solver_stats();
                     let result = run_subject(
                         sim,
                         (main, ss, scratch, x0),
@@ -595,6 +599,12 @@ impl<'m> Prepared<'m> {
                         &opts.metrics,
                         out,
                     );
+                    let after = sim.solver_stats();
+                    if after != before {
+                        if let Ok(mut total) = self.solver_stats.lock() {
+                            total.add(&difference(&after, &before));
+                        }
+                    }
                     match result {
                         Ok(total) => *given = total,
                         Err((time, source)) => keep_first(
@@ -685,6 +695,18 @@ impl<'m> Prepared<'m> {
             metrics,
             targets,
         }
+    }
+}
+
+/// Counters of `after` minus those of `before`.
+fn difference(after: &SolverStats, before: &SolverStats) -> SolverStats {
+    SolverStats {
+        accepted: after.accepted - before.accepted,
+        rejected: after.rejected - before.rejected,
+        rhs_evals: after.rhs_evals - before.rhs_evals,
+        jac_evals: after.jac_evals - before.jac_evals,
+        lu_decomps: after.lu_decomps - before.lu_decomps,
+        stiff_switches: after.stiff_switches - before.stiff_switches,
     }
 }
 
@@ -855,5 +877,6 @@ pub fn explore(model: &dyn Model, scenario: &Scenario) -> Result<Exploration, Ex
         overlap,
         subgroup_ratios,
         values: all_values,
+        solver_stats: prepared.solver_stats.into_inner().unwrap_or_default(),
     })
 }

@@ -71,6 +71,9 @@ pub struct Exploration {
     /// Per regimen × population, the metric values of every subject.
     #[serde(skip)]
     pub values: Vec<SubjectValues>,
+    /// ODE solver work over the whole exploration (zero on the closed-form path).
+    #[serde(skip)]
+    pub solver_stats: crate::solver::SolverStats,
 }
 
 /// Raw metric values of one regimen in one population, subjects in order

@@ -24,7 +24,7 @@ use super::regimen::{CompiledPhase, DoseRule, PlannedDose, RuleAction};
 use crate::events::EventError;
 use crate::model::{DoseProps, ErrorModel, Model};
 use crate::pk::{LinearKind, PkError, Propagator, Transition, MAX_STATES};
-use crate::solver::{OdeSolver, SolverOptions};
+use crate::solver::{OdeSolver, SolverOptions, SolverStats};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -259,6 +259,11 @@ impl<'m> Sim<'m> {
             vars,
             administered: 0.0,
         }
+    }
+
+    /// The ODE solver's work counters since this scratch was made.
+    pub fn solver_stats(&self) -> SolverStats {
+        self.solver.stats()
     }
 
     /// Sets the subject: fixed effects, random effects, covariates.
