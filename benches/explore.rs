@@ -91,7 +91,10 @@ fn scenario(model: &dyn Model, closed_form: bool, refine: bool) -> Scenario {
         }],
         subgroup_comparisons: vec![],
         variability: Variability::default(),
-        sampling: Sampling { step: 1.0, end: None },
+        sampling: Sampling {
+            step: 1.0,
+            end: None,
+        },
         options: EngineOptions {
             closed_form,
             solver: SolverOptions {
@@ -123,7 +126,10 @@ fn mul(a: &M3, b: &M3) -> M3 {
 
 /// exp(A) by scaling and squaring of a degree-12 Taylor polynomial.
 fn expm(a: &M3) -> M3 {
-    let norm = a.iter().map(|r| r.iter().map(|x| x.abs()).sum::<f64>()).fold(0.0, f64::max);
+    let norm = a
+        .iter()
+        .map(|r| r.iter().map(|x| x.abs()).sum::<f64>())
+        .fold(0.0, f64::max);
     let s = (norm / 0.25).log2().ceil().max(0.0) as i32;
     let scale = 0.5f64.powi(s);
     let a: M3 = a.map(|r| r.map(|x| x * scale));
@@ -222,7 +228,12 @@ fn cpu_seconds() -> f64 {
     // Fields after the command name (which ends with the last ')').
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -247,15 +258,28 @@ fn main() {
     let m = model.as_ref();
     // `EXPLORE_BENCH=closed` runs only the closed-form path, for profiling.
     let only_closed = std::env::var("EXPLORE_BENCH").is_ok_and(|v| v == "closed");
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
     let mut medians = Vec::new();
     let mut rows = Vec::new();
     let configs: &[(&str, bool, bool, bool)] = &[
         ("explore, closed form", true, false, false),
         ("explore, closed form, 1 thread", true, false, true),
-        ("explore, closed form, Cmax refined (Brent)", true, true, false),
+        (
+            "explore, closed form, Cmax refined (Brent)",
+            true,
+            true,
+            false,
+        ),
         ("explore, ODE (rtol 1e-6, automatic)", false, false, false),
-        ("explore, ODE (rtol 1e-6, automatic), 1 thread", false, false, true),
+        (
+            "explore, ODE (rtol 1e-6, automatic), 1 thread",
+            false,
+            false,
+            true,
+        ),
     ];
     for &(label, closed_form, refine, single) in configs {
         if only_closed && !closed_form {
@@ -270,7 +294,11 @@ fn main() {
             median_time(&mut run)
         };
         if let Some(e) = result {
-            medians.push((label, e.rows[0].metrics[0].median, e.rows[0].metrics[2].median));
+            medians.push((
+                label,
+                e.rows[0].metrics[0].median,
+                e.rows[0].metrics[2].median,
+            ));
             let st = e.solver_stats;
             if st.accepted > 0 {
                 let intervals = (SUBJECTS * 336) as f64;
@@ -288,7 +316,10 @@ fn main() {
     }
     let mut floor_cmax = 0.0;
     let floor_time = median_time(&mut || floor_cmax = floor());
-    rows.push(("hand-written floor (1 thread, one 3×3 expm per subject)", floor_time));
+    rows.push((
+        "hand-written floor (1 thread, one 3×3 expm per subject)",
+        floor_time,
+    ));
 
     println!(
         "\nExplore: {SUBJECTS} subjects, two-compartment oral, 100 mg q24h × 14, 337 samples each, \

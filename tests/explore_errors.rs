@@ -43,7 +43,10 @@ fn scenario(model: &dyn Model) -> Scenario {
             covariates: CovariateSource::Distributions {
                 covariates: vec![CovariateSpec {
                     name: "WT".into(),
-                    distribution: Distribution::LogNormal { median: 70.0, cv: 0.2 },
+                    distribution: Distribution::LogNormal {
+                        median: 70.0,
+                        cv: 0.2,
+                    },
                     within: None,
                 }],
                 correlations: vec![],
@@ -94,10 +97,16 @@ fn negative_dose() {
         e,
         ExploreError::Regimen {
             regimen: "bad".into(),
-            source: RegimenError::NegativeDose { phase: 0, amount: -5.0 }
+            source: RegimenError::NegativeDose {
+                phase: 0,
+                amount: -5.0
+            }
         }
     );
-    assert_eq!(e.to_string(), "regimen `bad`: phase 1: the dose is -5; a dose must be finite and ≥ 0");
+    assert_eq!(
+        e.to_string(),
+        "regimen `bad`: phase 1: the dose is -5; a dose must be finite and ≥ 0"
+    );
 }
 
 #[test]
@@ -115,7 +124,10 @@ fn zero_interval() {
 fn window_outside_the_regimen() {
     let m = model();
     let mut s = scenario(m.as_ref());
-    s.metrics[0].window = Window::Range { from: 100.0, to: 400.0 };
+    s.metrics[0].window = Window::Range {
+        from: 100.0,
+        to: 400.0,
+    };
     let e = error(&s);
     assert!(matches!(e, ExploreError::WindowOutsideRegimen { .. }));
     assert_eq!(
@@ -124,7 +136,10 @@ fn window_outside_the_regimen() {
     );
     s.metrics[0].window = Window::LastInterval;
     s.metrics[0].kind = MetricKind::ValueAt(30.0);
-    assert!(matches!(error(&s), ExploreError::WindowOutsideRegimen { .. }));
+    assert!(matches!(
+        error(&s),
+        ExploreError::WindowOutsideRegimen { .. }
+    ));
 }
 
 #[test]
@@ -189,7 +204,10 @@ fn population_errors() {
     assert_eq!(
         with(CovariateSpec {
             name: "WT".into(),
-            distribution: Distribution::Normal { mean: 70.0, sd: 1.0 },
+            distribution: Distribution::Normal {
+                mean: 70.0,
+                sd: 1.0
+            },
             within: Some((100.0, 120.0)),
         }),
         "population `adults`: covariate `WT`: no draw fell within (100, 120) in 1000 tries; \
@@ -206,7 +224,10 @@ fn population_errors() {
     assert_eq!(
         with(CovariateSpec {
             name: "WT".into(),
-            distribution: Distribution::LogNormal { median: -1.0, cv: 0.2 },
+            distribution: Distribution::LogNormal {
+                median: -1.0,
+                cv: 0.2
+            },
             within: None,
         }),
         "population `adults`: covariate `WT`: a log-normal needs a median > 0 and a cv ≥ 0"
@@ -227,7 +248,9 @@ fn parameter_uncertainty_needs_a_covariance() {
     let m = model();
     let mut s = scenario(m.as_ref());
     s.variability.parameter_uncertainty = true;
-    assert!(error(&s).to_string().starts_with("parameters: parameter uncertainty needs the covariance"));
+    assert!(error(&s)
+        .to_string()
+        .starts_with("parameters: parameter uncertainty needs the covariance"));
 }
 
 #[test]
@@ -247,7 +270,9 @@ fn a_failing_subject_is_named() {
         }
     ));
     assert!(
-        e.to_string().starts_with("regimen `5 mg qd`, population `adults`, replicate 1, subject 1: failed at t = 0:"),
+        e.to_string().starts_with(
+            "regimen `5 mg qd`, population `adults`, replicate 1, subject 1: failed at t = 0:"
+        ),
         "{e}"
     );
 }

@@ -81,7 +81,13 @@ fn one_subject() -> Population {
 
 /// A scenario without variability; `closed_form` picks the path, the ODE
 /// path with tight tolerances.
-fn scenario(model: &dyn Model, regimens: Vec<Regimen>, metrics: Vec<MetricSpec>, closed_form: bool, auc: AucMethod) -> Scenario {
+fn scenario(
+    model: &dyn Model,
+    regimens: Vec<Regimen>,
+    metrics: Vec<MetricSpec>,
+    closed_form: bool,
+    auc: AucMethod,
+) -> Scenario {
     Scenario {
         parameters: Parameters::from_model(model.info()),
         populations: vec![one_subject()],
@@ -93,7 +99,10 @@ fn scenario(model: &dyn Model, regimens: Vec<Regimen>, metrics: Vec<MetricSpec>,
             between_subject: false,
             ..Variability::default()
         },
-        sampling: Sampling { step: 1.0, end: None },
+        sampling: Sampling {
+            step: 1.0,
+            end: None,
+        },
         options: EngineOptions {
             closed_form,
             solver: SolverOptions {
@@ -113,25 +122,48 @@ fn scenario(model: &dyn Model, regimens: Vec<Regimen>, metrics: Vec<MetricSpec>,
 /// The value of metric `name` for the only subject of the only population.
 fn value(e: &Exploration, name: &str) -> f64 {
     let v = &e.values[0];
-    let j = v.metric_names.iter().position(|n| n == name).expect("metric exists");
+    let j = v
+        .metric_names
+        .iter()
+        .position(|n| n == name)
+        .expect("metric exists");
     v.metrics[j]
 }
 
 fn assert_rel(got: f64, want: f64, tol: f64, what: &str) {
     let rel = ((got - want) / want).abs();
-    assert!(rel <= tol, "{what}: {got} vs {want} (relative error {rel:.2e} > {tol:.0e})");
+    assert!(
+        rel <= tol,
+        "{what}: {got} vs {want} (relative error {rel:.2e} > {tol:.0e})"
+    );
 }
 
 fn steady_state_metrics() -> Vec<MetricSpec> {
     let mut m = Vec::new();
     for (prefix, window) in [("ss", Window::SteadyState), ("last", Window::LastInterval)] {
         m.push(metric(&format!("{prefix}_cmax"), MetricKind::Max, window));
-        m.push(metric(&format!("{prefix}_tmax"), MetricKind::TimeOfMax, window));
+        m.push(metric(
+            &format!("{prefix}_tmax"),
+            MetricKind::TimeOfMax,
+            window,
+        ));
         m.push(metric(&format!("{prefix}_cmin"), MetricKind::Min, window));
-        m.push(metric(&format!("{prefix}_trough"), MetricKind::Trough, window));
+        m.push(metric(
+            &format!("{prefix}_trough"),
+            MetricKind::Trough,
+            window,
+        ));
         m.push(metric(&format!("{prefix}_auc"), MetricKind::Auc, window));
-        m.push(metric(&format!("{prefix}_cavg"), MetricKind::Average, window));
-        m.push(metric(&format!("{prefix}_c2h"), MetricKind::ValueAt(2.0), window));
+        m.push(metric(
+            &format!("{prefix}_cavg"),
+            MetricKind::Average,
+            window,
+        ));
+        m.push(metric(
+            &format!("{prefix}_c2h"),
+            MetricKind::ValueAt(2.0),
+            window,
+        ));
     }
     m
 }
@@ -146,17 +178,53 @@ fn iv_bolus_steady_state_equals_closed_form() {
     for closed_form in [true, false] {
         // 30 doses: the last interval is at steady state to e^{-k·29τ} ≈ 1e-30.
         let r = Regimen::repeated("100 mg q12h", dose, "central", tau, 30);
-        let s = scenario(model.as_ref(), vec![r], steady_state_metrics(), closed_form, AucMethod::Exact);
+        let s = scenario(
+            model.as_ref(),
+            vec![r],
+            steady_state_metrics(),
+            closed_form,
+            AucMethod::Exact,
+        );
         let e = explore(model.as_ref(), &s).expect("runs");
         let path = if closed_form { "closed form" } else { "ODE" };
         for p in ["ss", "last"] {
-            assert_rel(value(&e, &format!("{p}_cmax")), cmax, 1e-6, &format!("{path} {p} Cmax"));
+            assert_rel(
+                value(&e, &format!("{p}_cmax")),
+                cmax,
+                1e-6,
+                &format!("{path} {p} Cmax"),
+            );
             assert_eq!(value(&e, &format!("{p}_tmax")), 0.0, "{path} {p} Tmax");
-            assert_rel(value(&e, &format!("{p}_cmin")), trough, 1e-6, &format!("{path} {p} Cmin"));
-            assert_rel(value(&e, &format!("{p}_trough")), trough, 1e-6, &format!("{path} {p} Ctrough"));
-            assert_rel(value(&e, &format!("{p}_auc")), dose / cl, 1e-6, &format!("{path} {p} AUCτ = D/CL"));
-            assert_rel(value(&e, &format!("{p}_cavg")), dose / cl / tau, 1e-6, &format!("{path} {p} Cavg"));
-            assert_rel(value(&e, &format!("{p}_c2h")), cmax * (-k * 2.0).exp(), 1e-6, &format!("{path} {p} C(2 h)"));
+            assert_rel(
+                value(&e, &format!("{p}_cmin")),
+                trough,
+                1e-6,
+                &format!("{path} {p} Cmin"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_trough")),
+                trough,
+                1e-6,
+                &format!("{path} {p} Ctrough"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_auc")),
+                dose / cl,
+                1e-6,
+                &format!("{path} {p} AUCτ = D/CL"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_cavg")),
+                dose / cl / tau,
+                1e-6,
+                &format!("{path} {p} Cavg"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_c2h")),
+                cmax * (-k * 2.0).exp(),
+                1e-6,
+                &format!("{path} {p} C(2 h)"),
+            );
         }
     }
 }
@@ -167,20 +235,59 @@ fn oral_steady_state_equals_closed_form_with_bioavailability() {
     let (dose, tau, ka, cl, v, f) = (100.0, 24.0, 1.3, 2.0, 10.0, 0.7);
     let k: f64 = cl / v;
     let a = f * dose * ka / (v * (ka - k));
-    let c = |t: f64| a * ((-k * t).exp() / (1.0 - (-k * tau).exp()) - (-ka * t).exp() / (1.0 - (-ka * tau).exp()));
+    let c = |t: f64| {
+        a * ((-k * t).exp() / (1.0 - (-k * tau).exp())
+            - (-ka * t).exp() / (1.0 - (-ka * tau).exp()))
+    };
     let tmax = (ka * (1.0 - (-k * tau).exp()) / (k * (1.0 - (-ka * tau).exp()))).ln() / (ka - k);
     for closed_form in [true, false] {
         let r = Regimen::repeated("100 mg qd", dose, "depot", tau, 15);
-        let s = scenario(model.as_ref(), vec![r], steady_state_metrics(), closed_form, AucMethod::Exact);
+        let s = scenario(
+            model.as_ref(),
+            vec![r],
+            steady_state_metrics(),
+            closed_form,
+            AucMethod::Exact,
+        );
         let e = explore(model.as_ref(), &s).expect("runs");
         let path = if closed_form { "closed form" } else { "ODE" };
         for p in ["ss", "last"] {
-            assert_rel(value(&e, &format!("{p}_cmax")), c(tmax), 1e-6, &format!("{path} {p} Cmax"));
-            assert_rel(value(&e, &format!("{p}_tmax")), tmax, 1e-4, &format!("{path} {p} Tmax"));
-            assert_rel(value(&e, &format!("{p}_trough")), c(tau), 1e-6, &format!("{path} {p} Ctrough"));
-            assert_rel(value(&e, &format!("{p}_cmin")), c(0.0), 1e-6, &format!("{path} {p} Cmin"));
-            assert_rel(value(&e, &format!("{p}_auc")), f * dose / cl, 1e-6, &format!("{path} {p} AUCτ = F·D/CL"));
-            assert_rel(value(&e, &format!("{p}_c2h")), c(2.0), 1e-6, &format!("{path} {p} C(2 h)"));
+            assert_rel(
+                value(&e, &format!("{p}_cmax")),
+                c(tmax),
+                1e-6,
+                &format!("{path} {p} Cmax"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_tmax")),
+                tmax,
+                1e-4,
+                &format!("{path} {p} Tmax"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_trough")),
+                c(tau),
+                1e-6,
+                &format!("{path} {p} Ctrough"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_cmin")),
+                c(0.0),
+                1e-6,
+                &format!("{path} {p} Cmin"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_auc")),
+                f * dose / cl,
+                1e-6,
+                &format!("{path} {p} AUCτ = F·D/CL"),
+            );
+            assert_rel(
+                value(&e, &format!("{p}_c2h")),
+                c(2.0),
+                1e-6,
+                &format!("{path} {p} C(2 h)"),
+            );
         }
     }
 }
@@ -200,7 +307,11 @@ fn oral_first_dose_equals_bateman_function() {
         metric("auc1", MetricKind::Auc, Window::FirstInterval),
     ];
     let r = Regimen::repeated("qd", dose, "depot", tau, 3);
-    let e = explore(model.as_ref(), &scenario(model.as_ref(), vec![r], metrics, true, AucMethod::Exact)).expect("runs");
+    let e = explore(
+        model.as_ref(),
+        &scenario(model.as_ref(), vec![r], metrics, true, AucMethod::Exact),
+    )
+    .expect("runs");
     assert_rel(value(&e, "cmax1"), cmax, 1e-9, "first-dose Cmax");
     assert_rel(value(&e, "tmax1"), tmax, 1e-5, "first-dose Tmax");
     assert_rel(value(&e, "auc1"), auc, 1e-9, "first-dose AUC(0–τ)");
@@ -233,9 +344,23 @@ fn infusion_steady_state_equals_closed_form() {
         metric("auc", MetricKind::Auc, Window::SteadyState),
     ];
     for closed_form in [true, false] {
-        let e = explore(model.as_ref(), &scenario(model.as_ref(), vec![r.clone()], metrics.clone(), closed_form, AucMethod::Exact))
-            .expect("runs");
-        assert_rel(value(&e, "cmax"), cmax, 1e-6, "infusion Cmax (end of infusion)");
+        let e = explore(
+            model.as_ref(),
+            &scenario(
+                model.as_ref(),
+                vec![r.clone()],
+                metrics.clone(),
+                closed_form,
+                AucMethod::Exact,
+            ),
+        )
+        .expect("runs");
+        assert_rel(
+            value(&e, "cmax"),
+            cmax,
+            1e-6,
+            "infusion Cmax (end of infusion)",
+        );
         assert_rel(value(&e, "tmax"), duration, 1e-6, "infusion Tmax");
         assert_rel(value(&e, "trough"), trough, 1e-6, "infusion Ctrough");
         assert_rel(value(&e, "auc"), dose / cl, 1e-6, "infusion AUCτ = D/CL");
@@ -250,17 +375,39 @@ fn trapezoid_auc_on_the_grid() {
     let iv = compile(IV);
     let r = Regimen::repeated("q12h", 100.0, "central", 12.0, 30);
     let m = vec![metric("auc", MetricKind::Auc, Window::SteadyState)];
-    let e = explore(iv.as_ref(), &scenario(iv.as_ref(), vec![r], m.clone(), true, AucMethod::LinearUpLogDown)).expect("runs");
-    assert_rel(value(&e, "auc"), 100.0 / 2.0, 1e-12, "log-down trapezoid, mono-exponential");
+    let e = explore(
+        iv.as_ref(),
+        &scenario(
+            iv.as_ref(),
+            vec![r],
+            m.clone(),
+            true,
+            AucMethod::LinearUpLogDown,
+        ),
+    )
+    .expect("runs");
+    assert_rel(
+        value(&e, "auc"),
+        100.0 / 2.0,
+        1e-12,
+        "log-down trapezoid, mono-exponential",
+    );
 
     let oral = compile(ORAL);
     let r = Regimen::repeated("qd", 100.0, "depot", 24.0, 15);
-    let e = explore(oral.as_ref(), &scenario(oral.as_ref(), vec![r], m, true, AucMethod::LinearUpLogDown)).expect("runs");
+    let e = explore(
+        oral.as_ref(),
+        &scenario(oral.as_ref(), vec![r], m, true, AucMethod::LinearUpLogDown),
+    )
+    .expect("runs");
     // The same rule applied by hand to the closed-form profile on the hourly grid.
     let (dose, tau, ka, cl, v, f) = (100.0, 24.0, 1.3, 2.0, 10.0, 0.7);
     let k: f64 = cl / v;
     let a = f * dose * ka / (v * (ka - k));
-    let c = |t: f64| a * ((-k * t).exp() / (1.0 - (-k * tau).exp()) - (-ka * t).exp() / (1.0 - (-ka * tau).exp()));
+    let c = |t: f64| {
+        a * ((-k * t).exp() / (1.0 - (-k * tau).exp())
+            - (-ka * t).exp() / (1.0 - (-ka * tau).exp()))
+    };
     let by_hand: f64 = (0..24)
         .map(|i| {
             let (c0, c1) = (c(f64::from(i)), c(f64::from(i + 1)));
@@ -271,7 +418,12 @@ fn trapezoid_auc_on_the_grid() {
             }
         })
         .sum();
-    assert_rel(value(&e, "auc"), by_hand, 1e-9, "linear-up/log-down on the 1 h grid");
+    assert_rel(
+        value(&e, "auc"),
+        by_hand,
+        1e-9,
+        "linear-up/log-down on the 1 h grid",
+    );
     // It underestimates the exact F·D/CL by 2.3% here: the rise and the
     // curved top are not exponential.
     let exact = f * dose / cl;
@@ -314,13 +466,24 @@ fn dose_reduction_rule_follows_the_simulated_trough() {
         limit,
         action: RuleAction::ReduceBy(step),
     });
-    let metrics = vec![metric("last_trough", MetricKind::Trough, Window::LastInterval)];
-    let e = explore(model.as_ref(), &scenario(model.as_ref(), vec![r], metrics, true, AucMethod::Exact)).expect("runs");
+    let metrics = vec![metric(
+        "last_trough",
+        MetricKind::Trough,
+        Window::LastInterval,
+    )];
+    let e = explore(
+        model.as_ref(),
+        &scenario(model.as_ref(), vec![r], metrics, true, AucMethod::Exact),
+    )
+    .expect("runs");
     // Independent: superpose the doses given, applying the rule by hand.
     let mut given: Vec<(f64, f64)> = Vec::new();
     let mut reduce = 0.0;
     let conc = |given: &[(f64, f64)], t: f64| -> f64 {
-        given.iter().map(|&(td, d)| d / v * (-k * (t - td)).exp()).sum()
+        given
+            .iter()
+            .map(|&(td, d)| d / v * (-k * (t - td)).exp())
+            .sum()
     };
     for j in 0..n {
         let t = f64::from(j) * tau;
@@ -335,7 +498,12 @@ fn dose_reduction_rule_follows_the_simulated_trough() {
     }
     let total: f64 = given.iter().map(|g| g.1).sum();
     assert!(total < 100.0 * f64::from(n), "the rule reduced some dose");
-    assert_rel(value(&e, "last_trough"), conc(&given, f64::from(n) * tau), 1e-9, "trough after reductions");
+    assert_rel(
+        value(&e, "last_trough"),
+        conc(&given, f64::from(n) * tau),
+        1e-9,
+        "trough after reductions",
+    );
     assert_rel(e.rows[0].total_dose, total, 1e-12, "administered total");
 }
 
@@ -362,15 +530,25 @@ fn pd_response_matches_the_dataset_simulation() {
         }
         rows.push(format!("1,{h},.,0,.,2"));
     }
-    let data = Dataset::parse(&(rows.join("\n") + "\n"), "design", &DataSpec::from_info(model.info())).expect("design");
+    let data = Dataset::parse(
+        &(rows.join("\n") + "\n"),
+        "design",
+        &DataSpec::from_info(model.info()),
+    )
+    .expect("design");
     let opts = SimOptions {
         typical: true,
         closed_form: false,
         solver,
         ..SimOptions::default()
     };
-    let table = simulate(model.as_ref(), &data, &model.info().theta_init(), &opts).expect("simulates");
-    let pca_index = table.output_names.iter().position(|n| n == "pca").expect("pca output");
+    let table =
+        simulate(model.as_ref(), &data, &model.info().theta_init(), &opts).expect("simulates");
+    let pca_index = table
+        .output_names
+        .iter()
+        .position(|n| n == "pca")
+        .expect("pca output");
     let reference: Vec<(f64, f64)> = table
         .rows
         .iter()
@@ -409,16 +587,32 @@ fn pd_response_matches_the_dataset_simulation() {
     for h in [6.0, 50.0, 100.0, 167.0] {
         metrics.push(pca(&format!("pca_{h}"), MetricKind::ValueAt(h)));
     }
-    let mut s = scenario(model.as_ref(), vec![regimen], metrics, false, AucMethod::Exact);
+    let mut s = scenario(
+        model.as_ref(),
+        vec![regimen],
+        metrics,
+        false,
+        AucMethod::Exact,
+    );
     s.options.solver = solver;
     s.options.metrics.refine_extrema = false;
     let e = explore(model.as_ref(), &s).expect("runs");
     assert_eq!(e.rows[0].total_dose, 10.0 + 6.0 * 5.0);
     for h in [6.0, 50.0, 100.0, 167.0] {
         let want = reference.iter().find(|(t, _)| *t == h).expect("row").1;
-        assert_rel(value(&e, &format!("pca_{h}")), want, 1e-7, &format!("PCA at {h} h"));
+        assert_rel(
+            value(&e, &format!("pca_{h}")),
+            want,
+            1e-7,
+            &format!("PCA at {h} h"),
+        );
     }
     let grid_min = reference.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
-    assert_rel(value(&e, "pca_min_grid"), grid_min, 1e-7, "PCA minimum on the hourly grid");
+    assert_rel(
+        value(&e, "pca_min_grid"),
+        grid_min,
+        1e-7,
+        "PCA minimum on the hourly grid",
+    );
     assert!(grid_min < 60.0, "warfarin lowers PCA: {grid_min}");
 }

@@ -69,7 +69,12 @@ fn fixed_covariates(wt: f64) -> Vec<CovariateSpec> {
     ]
 }
 
-fn population(name: &str, size: usize, covariates: Vec<CovariateSpec>, correlations: Vec<Correlation>) -> Population {
+fn population(
+    name: &str,
+    size: usize,
+    covariates: Vec<CovariateSpec>,
+    correlations: Vec<Correlation>,
+) -> Population {
     Population {
         name: name.into(),
         size,
@@ -100,7 +105,10 @@ fn base(model: &dyn Model, populations: Vec<Population>, regimens: Vec<Regimen>)
         }],
         subgroup_comparisons: vec![],
         variability: Variability::default(),
-        sampling: Sampling { step: 1.0, end: None },
+        sampling: Sampling {
+            step: 1.0,
+            end: None,
+        },
         options: EngineOptions {
             metrics: MetricOptions {
                 auc: AucMethod::Exact,
@@ -157,22 +165,39 @@ fn attainment_matches_an_independent_monte_carlo() {
         let (t, auc) = (v.metrics[k * 3], v.metrics[k * 3 + 2]);
         let cl = 100.0 / auc;
         log_cl.push(cl.ln());
-        assert!((t - trough(cl, 100.0)).abs() <= 1e-9 * t, "subject {k}: {t} vs {}", trough(cl, 100.0));
+        assert!(
+            (t - trough(cl, 100.0)).abs() <= 1e-9 * t,
+            "subject {k}: {t} vs {}",
+            trough(cl, 100.0)
+        );
         hits += usize::from(trough(cl, 100.0) >= 0.8);
     }
     assert_eq!(hits as f64 / n as f64, engine);
     // The engine's clearances are log-normal around 2 with sd 0.3.
     let mean = log_cl.iter().sum::<f64>() / n as f64;
     let sd = (log_cl.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-    assert!((mean - 2f64.ln()).abs() < 4.0 * 0.3 / (n as f64).sqrt(), "mean log CL {mean}");
-    assert!((sd - 0.3).abs() < 4.0 * 0.3 / (2.0 * n as f64).sqrt(), "sd log CL {sd}");
+    assert!(
+        (mean - 2f64.ln()).abs() < 4.0 * 0.3 / (n as f64).sqrt(),
+        "mean log CL {mean}"
+    );
+    assert!(
+        (sd - 0.3).abs() < 4.0 * 0.3 / (2.0 * n as f64).sqrt(),
+        "sd log CL {sd}"
+    );
 
     // Independent draws: 400,000 clearances of our own.
     let mut g = Independent(42);
     let m = 400_000;
-    let mc = (0..m).filter(|_| trough(2.0 * (0.3 * g.normal()).exp(), 100.0) >= 0.8).count() as f64 / m as f64;
+    let mc = (0..m)
+        .filter(|_| trough(2.0 * (0.3 * g.normal()).exp(), 100.0) >= 0.8)
+        .count() as f64
+        / m as f64;
     let se = (mc * (1.0 - mc) / n as f64).sqrt();
-    assert!((engine - mc).abs() < 4.0 * se, "engine {engine} vs Monte Carlo {mc} (4 SE = {})", 4.0 * se);
+    assert!(
+        (engine - mc).abs() < 4.0 * se,
+        "engine {engine} vs Monte Carlo {mc} (4 SE = {})",
+        4.0 * se
+    );
 }
 
 #[test]
@@ -196,11 +221,21 @@ fn common_random_numbers_make_exposure_proportional_to_dose() {
     }
     // The recommendation: the lowest total dose meeting the target.
     let meeting: Vec<&ResultRow> = e.rows.iter().filter(|r| r.meets_all_targets).collect();
-    let lowest = meeting.iter().min_by(|a, b| a.total_dose.total_cmp(&b.total_dose)).expect("one meets it");
-    assert_eq!(e.recommendations[0].regimen.as_deref(), Some(lowest.regimen.as_str()));
+    let lowest = meeting
+        .iter()
+        .min_by(|a, b| a.total_dose.total_cmp(&b.total_dose))
+        .expect("one meets it");
+    assert_eq!(
+        e.recommendations[0].regimen.as_deref(),
+        Some(lowest.regimen.as_str())
+    );
     assert_eq!(e.rows[1].total_dose, 1000.0);
     // Overlap of adjacent levels: doubling a log-normal's 5–95% interval.
-    let o = e.overlap.iter().find(|o| o.metric == "auc" && o.lower == "50 mg").expect("overlap");
+    let o = e
+        .overlap
+        .iter()
+        .find(|o| o.metric == "auc" && o.lower == "50 mg")
+        .expect("overlap");
     let (a, b) = (&e.rows[0].metrics[2], &e.rows[1].metrics[2]);
     let expected = overlap_share((a.p5, a.p95), (b.p5, b.p95));
     assert_eq!(o.share, expected);
@@ -214,17 +249,26 @@ fn covariate_distributions_correlation_and_truncation() {
     let covariates = vec![
         CovariateSpec {
             name: "WT".into(),
-            distribution: Distribution::LogNormal { median: 70.0, cv: 0.2 },
+            distribution: Distribution::LogNormal {
+                median: 70.0,
+                cv: 0.2,
+            },
             within: Some((50.0, 100.0)),
         },
         CovariateSpec {
             name: "AGE".into(),
-            distribution: Distribution::Normal { mean: 50.0, sd: 10.0 },
+            distribution: Distribution::Normal {
+                mean: 50.0,
+                sd: 10.0,
+            },
             within: None,
         },
         CovariateSpec {
             name: "SEX".into(),
-            distribution: Distribution::Categorical(vec![("male".into(), 0.3), ("female".into(), 0.7)]),
+            distribution: Distribution::Categorical(vec![
+                ("male".into(), 0.3),
+                ("female".into(), 0.7),
+            ]),
             within: None,
         },
     ];
@@ -245,9 +289,15 @@ fn covariate_distributions_correlation_and_truncation() {
     let cov = &e.values[0].covariates;
     let wt: Vec<f64> = cov.chunks(3).map(|c| c[0]).collect();
     let age: Vec<f64> = cov.chunks(3).map(|c| c[1]).collect();
-    assert!(wt.iter().all(|w| *w > 50.0 && *w < 100.0), "truncation holds");
+    assert!(
+        wt.iter().all(|w| *w > 50.0 && *w < 100.0),
+        "truncation holds"
+    );
     let female = cov.chunks(3).filter(|c| c[2] == 1.0).count() as f64 / n as f64;
-    assert!((female - 0.7).abs() < 4.0 * (0.21 / n as f64).sqrt(), "female share {female}");
+    assert!(
+        (female - 0.7).abs() < 4.0 * (0.21 / n as f64).sqrt(),
+        "female share {female}"
+    );
     // Truncation (50, 100) of a log-normal with median 70 is nearly
     // symmetric on the log scale: the median stays close to 70.
     let mut sorted = wt.clone();
@@ -276,7 +326,10 @@ fn weight_based_dosing_and_subgroup_ratios() {
     let covariates = vec![
         CovariateSpec {
             name: "WT".into(),
-            distribution: Distribution::Uniform { lo: 40.0, hi: 120.0 },
+            distribution: Distribution::Uniform {
+                lo: 40.0,
+                hi: 120.0,
+            },
             within: None,
         },
         CovariateSpec {
@@ -286,7 +339,10 @@ fn weight_based_dosing_and_subgroup_ratios() {
         },
         CovariateSpec {
             name: "SEX".into(),
-            distribution: Distribution::Categorical(vec![("male".into(), 1.0), ("female".into(), 1.0)]),
+            distribution: Distribution::Categorical(vec![
+                ("male".into(), 1.0),
+                ("female".into(), 1.0),
+            ]),
             within: None,
         },
     ];
@@ -299,7 +355,11 @@ fn weight_based_dosing_and_subgroup_ratios() {
             to,
         },
     };
-    pop.subgroups = vec![band("light", 40.0, 60.0), band("reference", 60.0, 80.0), band("heavy", 80.0, 120.0)];
+    pop.subgroups = vec![
+        band("light", 40.0, 60.0),
+        band("reference", 60.0, 80.0),
+        band("heavy", 80.0, 120.0),
+    ];
     let per_kg = Regimen {
         name: "1.5 mg/kg".into(),
         start: 0.0,
@@ -318,7 +378,10 @@ fn weight_based_dosing_and_subgroup_ratios() {
     let mut s = base(
         model.as_ref(),
         vec![pop],
-        vec![Regimen::repeated("100 mg", 100.0, "central", TAU, 10), per_kg],
+        vec![
+            Regimen::repeated("100 mg", 100.0, "central", TAU, 10),
+            per_kg,
+        ],
     );
     s.variability.between_subject = false;
     s.subgroup_comparisons = vec![SubgroupComparison {
@@ -330,15 +393,28 @@ fn weight_based_dosing_and_subgroup_ratios() {
     for vals in &e.values {
         for (k, c) in vals.covariates.chunks(3).enumerate() {
             let cl = 2.0 * (c[0] / 70.0).powf(0.75);
-            let dose = if vals.regimen == "100 mg" { 100.0 } else { 1.5 * c[0] };
+            let dose = if vals.regimen == "100 mg" {
+                100.0
+            } else {
+                1.5 * c[0]
+            };
             let auc = vals.metrics[k * 3 + 2];
-            assert!((auc - dose / cl).abs() < 1e-9 * auc, "{}: {auc} vs {}", vals.regimen, dose / cl);
+            assert!(
+                (auc - dose / cl).abs() < 1e-9 * auc,
+                "{}: {auc} vs {}",
+                vals.regimen,
+                dose / cl
+            );
             assert!((vals.administered[k] - 10.0 * dose).abs() < 1e-9 * dose);
         }
     }
     // Subgroup ratios against an independent geometric-mean computation.
     for r in &e.subgroup_ratios {
-        let vals = e.values.iter().find(|v| v.regimen == r.regimen).expect("values");
+        let vals = e
+            .values
+            .iter()
+            .find(|v| v.regimen == r.regimen)
+            .expect("values");
         let in_band = |name: &str, w: f64| match name {
             "light" => (40.0..60.0).contains(&w),
             "reference" => (60.0..80.0).contains(&w),
@@ -378,7 +454,10 @@ fn reproducible_scenario(model: &dyn Model) -> Scenario {
     let covariates = vec![
         CovariateSpec {
             name: "WT".into(),
-            distribution: Distribution::LogNormal { median: 70.0, cv: 0.25 },
+            distribution: Distribution::LogNormal {
+                median: 70.0,
+                cv: 0.25,
+            },
             within: Some((40.0, 150.0)),
         },
         CovariateSpec {
@@ -388,14 +467,26 @@ fn reproducible_scenario(model: &dyn Model) -> Scenario {
         },
         CovariateSpec {
             name: "SEX".into(),
-            distribution: Distribution::Categorical(vec![("male".into(), 1.0), ("female".into(), 1.0)]),
+            distribution: Distribution::Categorical(vec![
+                ("male".into(), 1.0),
+                ("female".into(), 1.0),
+            ]),
             within: None,
         },
     ];
     let mut s = base(
         model,
         vec![
-            population("adults", 301, covariates, vec![Correlation { a: "WT".into(), b: "AGE".into(), rho: 0.3 }]),
+            population(
+                "adults",
+                301,
+                covariates,
+                vec![Correlation {
+                    a: "WT".into(),
+                    b: "AGE".into(),
+                    rho: 0.3,
+                }],
+            ),
             population("70 kg", 57, fixed_covariates(70.0), vec![]),
         ],
         vec![
@@ -427,7 +518,10 @@ fn same_seed_gives_identical_tables_on_one_and_two_threads() {
     let model = compile(IV_WT);
     let s = reproducible_scenario(model.as_ref());
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
         pool.install(|| explore(model.as_ref(), &s).expect("runs"))
     };
     let (one, two) = (run(1), run(2));
@@ -442,7 +536,10 @@ fn same_seed_gives_identical_tables_on_one_and_two_threads() {
     assert_eq!(table(&one), table(&two));
     // Exactly equal metric values, subject by subject.
     for (a, b) in one.values.iter().zip(&two.values) {
-        assert_eq!(a.metrics.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), b.metrics.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            a.metrics.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            b.metrics.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
     }
     // Another seed gives other subjects.
     let mut other = s.clone();
@@ -452,9 +549,14 @@ fn same_seed_gives_identical_tables_on_one_and_two_threads() {
     // Replicates differ in their fixed effects: the per-replicate attainment spreads.
     let row = &one.rows[0];
     assert_eq!(row.subjects, 3 * 301);
-    assert!(row.targets[0].replicate_p5 <= row.targets[0].fraction && row.targets[0].fraction <= row.targets[0].replicate_p95);
+    assert!(
+        row.targets[0].replicate_p5 <= row.targets[0].fraction
+            && row.targets[0].fraction <= row.targets[0].replicate_p95
+    );
     let csv = String::from_utf8(table(&one).0).expect("utf8");
-    assert!(csv.starts_with("regimen,population,subgroup,subjects,total_dose,trough_median,trough_p5,trough_p95,"));
+    assert!(csv.starts_with(
+        "regimen,population,subgroup,subjects,total_dose,trough_median,trough_p5,trough_p95,"
+    ));
 }
 
 #[test]
@@ -495,19 +597,29 @@ fn dose_search_finds_the_lowest_effective_safe_dose() {
     cmaxes.sort_by(f64::total_cmp);
     let allowed = (0.95 * n as f64).ceil() as usize;
     let d_safe = 100.0 * 60.0 / cmaxes[allowed - 1];
-    assert!(d_eff < d_safe, "a therapeutic window exists: {d_eff} < {d_safe}");
+    assert!(
+        d_eff < d_safe,
+        "a therapeutic window exists: {d_eff} < {d_safe}"
+    );
 
     let search = DoseSearch {
         regimen: "template".into(),
         population: "adults".into(),
         efficacy: "efficacy".into(),
         safety: "safety".into(),
-        space: SearchSpace::Continuous { lo: 10.0, hi: 1000.0, tolerance: 1e-4 },
+        space: SearchSpace::Continuous {
+            lo: 10.0,
+            hi: 1000.0,
+            tolerance: 1e-4,
+        },
     };
     let out = optimize(model.as_ref(), &s, &search).expect("search runs");
     let dose = out.dose.expect("a dose");
     assert!(out.effective);
-    assert!((dose - d_eff).abs() < 2e-4 * d_eff, "bisection {dose} vs order statistics {d_eff}");
+    assert!(
+        (dose - d_eff).abs() < 2e-4 * d_eff,
+        "bisection {dose} vs order statistics {d_eff}"
+    );
 
     let grid = DoseSearch {
         space: SearchSpace::Strengths(vec![25.0, 50.0, 100.0, 150.0, 200.0, 400.0, 800.0]),
@@ -552,5 +664,8 @@ fn parameters_from_an_estimates_file() {
     assert_eq!(c.thetas, vec![0, 1]);
     assert_eq!(c.matrix, vec![0.01, 0.002, 0.002, 0.09]);
     assert!(p.missing.is_empty());
-    assert!(matches!(Parameters::from_estimates("{}", model.info()), Err(EstimatesError::Malformed(_))));
+    assert!(matches!(
+        Parameters::from_estimates("{}", model.info()),
+        Err(EstimatesError::Malformed(_))
+    ));
 }

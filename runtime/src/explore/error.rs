@@ -131,7 +131,11 @@ pub enum PopulationError {
     UnknownLevel { name: String, level: String },
     /// A correlation outside (-1, 1), between covariates that are not
     /// continuous, or a correlation matrix that is not positive definite.
-    InvalidCorrelation { a: String, b: String, reason: &'static str },
+    InvalidCorrelation {
+        a: String,
+        b: String,
+        reason: &'static str,
+    },
     /// Truncation rejected every draw of this many tries.
     Truncation {
         name: String,
@@ -220,8 +224,14 @@ impl fmt::Display for SubjectFailure {
 /// Why an exploration failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExploreError {
-    Regimen { regimen: String, source: RegimenError },
-    Population { population: String, source: PopulationError },
+    Regimen {
+        regimen: String,
+        source: RegimenError,
+    },
+    Population {
+        population: String,
+        source: PopulationError,
+    },
     /// A metric or rule names a variable that is neither an `observe`
     /// output nor an endpoint of the model.
     UnknownVariable {
@@ -242,7 +252,10 @@ pub enum ExploreError {
     UnknownMetric { target: String, metric: String },
     /// A target whose required fraction is not in (0, 1], or whose
     /// condition no value can satisfy (`>= inf`, a NaN threshold).
-    ImpossibleTarget { target: String, reason: &'static str },
+    ImpossibleTarget {
+        target: String,
+        reason: &'static str,
+    },
     /// Two metrics, targets, regimens or populations with the same name.
     DuplicateName { kind: &'static str, name: String },
     /// Parameters of the wrong length, an OMEGA that cannot be factored, or

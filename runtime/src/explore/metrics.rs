@@ -198,7 +198,8 @@ pub(crate) fn evaluate(
             } else {
                 1.0
             };
-            let (mut best_t, mut best, mut at) = (profile.times[lo], sign * profile.post(lo, v), lo);
+            let (mut best_t, mut best, mut at) =
+                (profile.times[lo], sign * profile.post(lo, v), lo);
             for i in lo + 1..=hi {
                 let pre = sign * profile.pre(i, v);
                 if pre > best {
@@ -234,7 +235,14 @@ pub(crate) fn evaluate(
         }
         MetricKind::Trough => profile.pre(hi, v),
         MetricKind::Auc | MetricKind::Average => {
-            let auc = auc(profile, lo, hi, v, cont, opts.auc == AucMethod::Exact && exact)?;
+            let auc = auc(
+                profile,
+                lo,
+                hi,
+                v,
+                cont,
+                opts.auc == AucMethod::Exact && exact,
+            )?;
             if matches!(m.kind, MetricKind::Average) {
                 auc / (m.to - m.from)
             } else {
@@ -323,6 +331,8 @@ fn auc(
 
 /// Nodes and weights of 8-point Gauss–Legendre quadrature on [-1, 1]
 /// (Abramowitz & Stegun 25.4.30): exact for polynomials of degree 15.
+/// The digits are the table's; the compiler rounds them to `f64`.
+#[allow(clippy::excessive_precision)]
 const GAUSS_LEGENDRE_8: [(f64, f64); 8] = [
     (-0.960_289_856_497_536_2, 0.101_228_536_290_376_26),
     (-0.796_666_477_413_626_7, 0.222_381_034_453_374_47),

@@ -174,7 +174,13 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// The stream of one kind of draw for one population, replicate and subject.
-fn stream(seed: u64, purpose: Purpose, population: usize, replicate: usize, subject: usize) -> ChaCha8Rng {
+fn stream(
+    seed: u64,
+    purpose: Purpose,
+    population: usize,
+    replicate: usize,
+    subject: usize,
+) -> ChaCha8Rng {
     let key = mix(seed ^ mix(purpose as u64 ^ mix(population as u64)));
     let mut rng = ChaCha8Rng::seed_from_u64(key);
     rng.set_stream(((replicate as u64) << 32) | (subject as u64 & 0xFFFF_FFFF));
@@ -232,7 +238,10 @@ pub(crate) struct Prepared<'m> {
     solver_stats: Mutex<SolverStats>,
 }
 
-fn duplicate<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), ExploreError> {
+fn duplicate<'a>(
+    kind: &'static str,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), ExploreError> {
     let mut seen: Vec<&str> = Vec::new();
     for n in names {
         if seen.contains(&n) {
@@ -380,12 +389,16 @@ impl<'m> Prepared<'m> {
         let n_rep = s.variability.replicates;
         let p = &s.parameters;
         let thetas: Vec<Vec<f64>> = if s.variability.parameter_uncertainty {
-            let cov = p.theta_covariance.as_ref().ok_or_else(|| ExploreError::Parameters {
-                reason: "parameter uncertainty needs the covariance of the fixed effects \
+            let cov = p
+                .theta_covariance
+                .as_ref()
+                .ok_or_else(|| ExploreError::Parameters {
+                    reason: "parameter uncertainty needs the covariance of the fixed effects \
                          (an estimates file from a fit with a covariance step)"
-                    .into(),
-            })?;
-            let sampler = ThetaSampler::new(info, &p.theta, cov).map_err(|reason| ExploreError::Parameters { reason })?;
+                        .into(),
+                })?;
+            let sampler = ThetaSampler::new(info, &p.theta, cov)
+                .map_err(|reason| ExploreError::Parameters { reason })?;
             (0..n_rep)
                 .map(|r| sampler.draw(&mut stream(s.seed, Purpose::Theta, 0, r, 0)))
                 .collect::<Result<_, _>>()
@@ -403,11 +416,13 @@ impl<'m> Prepared<'m> {
                 }
             }
         }
-        let etas = LevelSampler::new(&with_omega, RandomLevel::Subject).map_err(|e| ExploreError::Parameters {
-            reason: format!(
-                "OMEGA is not positive semi-definite (at {})",
-                info.etas.get(e.eta).map_or("?", |x| x.name.as_str())
-            ),
+        let etas = LevelSampler::new(&with_omega, RandomLevel::Subject).map_err(|e| {
+            ExploreError::Parameters {
+                reason: format!(
+                    "OMEGA is not positive semi-definite (at {})",
+                    info.etas.get(e.eta).map_or("?", |x| x.name.as_str())
+                ),
+            }
         })?;
         let n_cov = info.covariates.len();
         self.populations
@@ -460,10 +475,12 @@ impl<'m> Prepared<'m> {
 
     /// The grid and resolved windows of a regimen.
     pub(crate) fn plan(&self, r: &Regimen) -> Result<Plan, ExploreError> {
-        let regimen = r.compile(self.model.info()).map_err(|source| ExploreError::Regimen {
-            regimen: r.name.clone(),
-            source,
-        })?;
+        let regimen = r
+            .compile(self.model.info())
+            .map_err(|source| ExploreError::Regimen {
+                regimen: r.name.clone(),
+                source,
+            })?;
         self.plan_compiled(regimen)
     }
 
@@ -554,7 +571,11 @@ impl<'m> Prepared<'m> {
 
     /// Metric values (`subjects × metrics`) and administered amounts of
     /// every subject of population `pi` under `plan`.
-    pub(crate) fn simulate(&self, plan: &Plan, pi: usize) -> Result<(Vec<f64>, Vec<f64>), ExploreError> {
+    pub(crate) fn simulate(
+        &self,
+        plan: &Plan,
+        pi: usize,
+    ) -> Result<(Vec<f64>, Vec<f64>), ExploreError> {
         let s = self.scenario;
         let cohort = &self.cohorts[pi];
         let pop = &self.populations[pi];
@@ -569,11 +590,7 @@ impl<'m> Prepared<'m> {
             grid: &plan.grid,
             start: 0.0,
             end: plan.end,
-            rule: plan
-                .regimen
-                .rule
-                .as_ref()
-                .zip(plan.rule_var),
+            rule: plan.regimen.rule.as_ref().zip(plan.rule_var),
             keep_states: plan.keep_states,
         };
         let opts = s.options;
@@ -583,8 +600,15 @@ impl<'m> Prepared<'m> {
             .enumerate()
             .for_each_init(
                 || {
-                    let sim = Sim::new(self.model, opts.solver, opts.closed_form, self.vars.clone());
-                    (sim, Profile::default(), Profile::default(), Profile::default(), Vec::new())
+                    let sim =
+                        Sim::new(self.model, opts.solver, opts.closed_form, self.vars.clone());
+                    (
+                        sim,
+                        Profile::default(),
+                        Profile::default(),
+                        Profile::default(),
+                        Vec::new(),
+                    )
                 },
                 |(sim, main, ss, scratch, x0), (k, (out, given))| {
                     let (r, i) = (k / cohort.per_replicate, k % cohort.per_replicate);
@@ -595,7 +619,9 @@ impl<'m> Prepared<'m> {
                         plan,
                         &course,
                         (&cohort.theta[r], cohort.eta(k), cohort.cov(k)),
-                        s.variability.residual.then(|| stream(s.seed, Purpose::Residual, pi, r, i)),
+                        s.variability
+                            .residual
+                            .then(|| stream(s.seed, Purpose::Residual, pi, r, i)),
                         &opts.metrics,
                         out,
                     );
@@ -629,7 +655,13 @@ impl<'m> Prepared<'m> {
     }
 
     /// Attainment of every target over the subjects `members` (indices).
-    fn attainment(&self, values: &[f64], members: &[usize], n_rep: usize, per_rep: usize) -> Vec<Attainment> {
+    fn attainment(
+        &self,
+        values: &[f64],
+        members: &[usize],
+        n_rep: usize,
+        per_rep: usize,
+    ) -> Vec<Attainment> {
         let m = self.scenario.metrics.len();
         self.scenario
             .targets
@@ -680,11 +712,18 @@ impl<'m> Prepared<'m> {
             .metrics
             .iter()
             .enumerate()
-            .map(|(j, spec)| results::summarize(&spec.name, members.iter().map(|&k| values[k * m + j]), &mut scratch))
+            .map(|(j, spec)| {
+                results::summarize(
+                    &spec.name,
+                    members.iter().map(|&k| values[k * m + j]),
+                    &mut scratch,
+                )
+            })
             .collect();
         let cohort = &self.cohorts[pi];
         let targets = self.attainment(values, members, cohort.theta.len(), cohort.per_replicate);
-        let total_dose = members.iter().map(|&k| administered[k]).sum::<f64>() / members.len().max(1) as f64;
+        let total_dose =
+            members.iter().map(|&k| administered[k]).sum::<f64>() / members.len().max(1) as f64;
         ResultRow {
             regimen: regimen.to_string(),
             population: self.populations[pi].name.clone(),
@@ -754,7 +793,10 @@ fn run_subject(
         let (start, end) = plan.regimen.last_interval();
         let phases = std::slice::from_ref(phase);
         sim.steady_state(phases, start, scratch, x0)?;
-        let dose = [PlannedDose { time: start, phase: 0 }];
+        let dose = [PlannedDose {
+            time: start,
+            phase: 0,
+        }];
         let ss_course = Course {
             phases,
             doses: &dose,
@@ -788,7 +830,11 @@ pub fn explore(model: &dyn Model, scenario: &Scenario) -> Result<Exploration, Ex
             let everyone: Vec<usize> = (0..cohort.len()).collect();
             rows.push(prepared.row(&r.name, pi, None, &values, &administered, &everyone));
             let members: Vec<Vec<usize>> = (0..pop.subgroups.len())
-                .map(|g| (0..cohort.len()).filter(|&k| pop.in_subgroup(g, cohort.cov(k))).collect())
+                .map(|g| {
+                    (0..cohort.len())
+                        .filter(|&k| pop.in_subgroup(g, cohort.cov(k)))
+                        .collect()
+                })
                 .collect();
             for ((name, _), ks) in pop.subgroups.iter().zip(&members) {
                 rows.push(prepared.row(&r.name, pi, Some(name), &values, &administered, ks));
@@ -801,9 +847,16 @@ pub fn explore(model: &dyn Model, scenario: &Scenario) -> Result<Exploration, Ex
                 ) else {
                     continue;
                 };
-                for (g, (name, _)) in pop.subgroups.iter().enumerate().filter(|(g, _)| *g != ref_g) {
-                    let of = |ks: &[usize]| ks.iter().map(|&k| values[k * m + mi]).collect::<Vec<_>>();
-                    let Some((gmr, ci, n)) = targets::gmr(of(&members[g]).into_iter(), of(&members[ref_g]).into_iter())
+                for (g, (name, _)) in pop
+                    .subgroups
+                    .iter()
+                    .enumerate()
+                    .filter(|(g, _)| *g != ref_g)
+                {
+                    let of =
+                        |ks: &[usize]| ks.iter().map(|&k| values[k * m + mi]).collect::<Vec<_>>();
+                    let Some((gmr, ci, n)) =
+                        targets::gmr(of(&members[g]).into_iter(), of(&members[ref_g]).into_iter())
                     else {
                         continue;
                     };
@@ -838,8 +891,14 @@ pub fn explore(model: &dyn Model, scenario: &Scenario) -> Result<Exploration, Ex
         .populations
         .iter()
         .map(|pop| {
-            let whole = || rows.iter().filter(|r| r.population == pop.name && r.subgroup.is_none());
-            let meeting_all: Vec<String> = whole().filter(|r| r.meets_all_targets).map(|r| r.regimen.clone()).collect();
+            let whole = || {
+                rows.iter()
+                    .filter(|r| r.population == pop.name && r.subgroup.is_none())
+            };
+            let meeting_all: Vec<String> = whole()
+                .filter(|r| r.meets_all_targets)
+                .map(|r| r.regimen.clone())
+                .collect();
             let regimen = whole()
                 .filter(|r| r.meets_all_targets)
                 .min_by(|a, b| a.total_dose.total_cmp(&b.total_dose))

@@ -72,7 +72,11 @@ pub struct SearchOutcome {
 }
 
 /// Runs a dose search (see the module documentation).
-pub fn optimize(model: &dyn Model, scenario: &Scenario, search: &DoseSearch) -> Result<SearchOutcome, ExploreError> {
+pub fn optimize(
+    model: &dyn Model,
+    scenario: &Scenario,
+    search: &DoseSearch,
+) -> Result<SearchOutcome, ExploreError> {
     let bad = |reason: &str| ExploreError::Search {
         reason: reason.to_string(),
     };
@@ -105,8 +109,10 @@ pub fn optimize(model: &dyn Model, scenario: &Scenario, search: &DoseSearch) -> 
         Some(CompiledAmount::Bands { bands, .. }) => bands.first().map_or(0.0, |b| b.amount),
         None => 0.0,
     };
-    if !(a0 > 0.0) {
-        return Err(bad("the template's first dose must be positive to be scaled"));
+    if a0.is_nan() || a0 <= 0.0 {
+        return Err(bad(
+            "the template's first dose must be positive to be scaled",
+        ));
     }
     let cohort = &prepared.cohorts[pi];
     let everyone: Vec<usize> = (0..cohort.len()).collect();
@@ -147,7 +153,9 @@ pub fn optimize(model: &dyn Model, scenario: &Scenario, search: &DoseSearch) -> 
         }
         &SearchSpace::Continuous { lo, hi, tolerance } => {
             if !(lo > 0.0 && hi > lo && hi.is_finite() && tolerance > 0.0) {
-                return Err(bad("a continuous search needs 0 < lo < hi and a tolerance > 0"));
+                return Err(bad(
+                    "a continuous search needs 0 < lo < hi and a tolerance > 0",
+                ));
             }
             let at_lo = eval(lo)?;
             if !at_lo.safe {

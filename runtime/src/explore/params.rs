@@ -72,12 +72,15 @@ impl Parameters {
     /// Values from the text of an `estimates.json`.
     pub fn from_estimates(text: &str, info: &ModelInfo) -> Result<Self, EstimatesError> {
         use EstimatesError::Malformed;
-        let v: Value = serde_json::from_str(text).map_err(|e| EstimatesError::Json(e.to_string()))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| EstimatesError::Json(e.to_string()))?;
         let mut p = Parameters::from_model(info);
         let thetas = v["theta"].as_array().ok_or(Malformed("no `theta` list"))?;
         let mut file_theta = Vec::with_capacity(thetas.len());
         for t in thetas {
-            let name = t["name"].as_str().ok_or(Malformed("a theta without `name`"))?;
+            let name = t["name"]
+                .as_str()
+                .ok_or(Malformed("a theta without `name`"))?;
             let value = t["estimate"]
                 .as_f64()
                 .ok_or(Malformed("a theta without a numeric `estimate`"))?;
@@ -96,7 +99,9 @@ impl Parameters {
             .iter()
             .map(|e| e.as_str().ok_or(Malformed("an eta name is not a string")))
             .collect::<Result<_, _>>()?;
-        let values = square(&m["values"], etas.len()).ok_or(Malformed("`omega_matrix.values` is not a square matrix of numbers"))?;
+        let values = square(&m["values"], etas.len()).ok_or(Malformed(
+            "`omega_matrix.values` is not a square matrix of numbers",
+        ))?;
         let ne = info.etas.len();
         let nf = etas.len();
         let idx: Vec<Option<usize>> = info
@@ -104,11 +109,11 @@ impl Parameters {
             .iter()
             .map(|e| etas.iter().position(|n| *n == e.name))
             .collect();
-        for a in 0..ne {
-            match idx[a] {
+        for (a, ia) in idx.iter().enumerate() {
+            match ia {
                 Some(fa) => {
-                    for b in 0..ne {
-                        if let Some(fb) = idx[b] {
+                    for (b, ib) in idx.iter().enumerate() {
+                        if let Some(fb) = ib {
                             p.omega[a * ne + b] = values[fa * nf + fb];
                         }
                     }
@@ -122,13 +127,23 @@ impl Parameters {
                 .as_array()
                 .ok_or(Malformed("no `covariance.parameters`"))?
                 .iter()
-                .map(|e| e.as_str().ok_or(Malformed("a covariance label is not a string")))
+                .map(|e| {
+                    e.as_str()
+                        .ok_or(Malformed("a covariance label is not a string"))
+                })
                 .collect::<Result<_, _>>()?;
-            let matrix = square(&c["matrix"], labels.len()).ok_or(Malformed("`covariance.matrix` is not a square matrix of numbers"))?;
+            let matrix = square(&c["matrix"], labels.len()).ok_or(Malformed(
+                "`covariance.matrix` is not a square matrix of numbers",
+            ))?;
             let picked: Vec<(usize, usize)> = labels
                 .iter()
                 .enumerate()
-                .filter_map(|(k, l)| info.thetas.iter().position(|t| t.name == *l).map(|i| (k, i)))
+                .filter_map(|(k, l)| {
+                    info.thetas
+                        .iter()
+                        .position(|t| t.name == *l)
+                        .map(|i| (k, i))
+                })
                 .collect();
             let n = labels.len();
             let k = picked.len();
@@ -182,12 +197,16 @@ impl ThetaSampler {
     pub fn new(info: &ModelInfo, theta: &[f64], cov: &ThetaCovariance) -> Result<Self, String> {
         let k = cov.thetas.len();
         if cov.matrix.len() != k * k || cov.thetas.iter().any(|&i| i >= theta.len()) {
-            return Err("the fixed-effect covariance does not match the model's fixed effects".into());
+            return Err(
+                "the fixed-effect covariance does not match the model's fixed effects".into(),
+            );
         }
         let chol = cholesky(&cov.matrix, k).map_err(|i| {
             format!(
                 "the fixed-effect covariance is not positive semi-definite (at {})",
-                info.thetas.get(cov.thetas[i]).map_or("?", |t| t.name.as_str())
+                info.thetas
+                    .get(cov.thetas[i])
+                    .map_or("?", |t| t.name.as_str())
             )
         })?;
         Ok(ThetaSampler {
@@ -207,13 +226,18 @@ impl ThetaSampler {
             }
             let mut theta = self.mean.clone();
             for (a, &i) in self.thetas.iter().enumerate() {
-                let d: f64 = self.chol[a * k..a * k + a + 1].iter().zip(&z).map(|(l, z)| l * z).sum();
+                let d: f64 = self.chol[a * k..a * k + a + 1]
+                    .iter()
+                    .zip(&z)
+                    .map(|(l, z)| l * z)
+                    .sum();
                 theta[i] += d;
             }
-            let inside = self
-                .thetas
-                .iter()
-                .all(|&i| self.bounds.get(i).is_none_or(|(lo, hi)| *lo < theta[i] && theta[i] < *hi));
+            let inside = self.thetas.iter().all(|&i| {
+                self.bounds
+                    .get(i)
+                    .is_none_or(|(lo, hi)| *lo < theta[i] && theta[i] < *hi)
+            });
             if inside {
                 return Ok(theta);
             }

@@ -62,10 +62,19 @@ pub struct CovariateSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Distribution {
     Fixed(f64),
-    Normal { mean: f64, sd: f64 },
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
     /// `median·exp(σ·z)`, `σ² = ln(1 + cv²)` (cv as a fraction).
-    LogNormal { median: f64, cv: f64 },
-    Uniform { lo: f64, hi: f64 },
+    LogNormal {
+        median: f64,
+        cv: f64,
+    },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
     /// Levels (by name, or a number for a real covariate) and weights
     /// (normalized; need not sum to 1).
     Categorical(Vec<(String, f64)>),
@@ -89,7 +98,11 @@ pub struct Subgroup {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Predicate {
     /// `from ≤ covariate < to`.
-    Range { covariate: String, from: f64, to: f64 },
+    Range {
+        covariate: String,
+        from: f64,
+        to: f64,
+    },
     /// The covariate equals a level (a name, or a number).
     Level { covariate: String, level: String },
     /// Every predicate holds.
@@ -99,9 +112,18 @@ pub enum Predicate {
 #[derive(Debug, Clone, PartialEq)]
 enum Marginal {
     Fixed(f64),
-    Normal { mean: f64, sd: f64 },
-    LogNormal { median: f64, sigma: f64 },
-    Uniform { lo: f64, hi: f64 },
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
+    LogNormal {
+        median: f64,
+        sigma: f64,
+    },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
     /// Codes with cumulative probabilities.
     Categorical(Vec<(f64, f64)>),
 }
@@ -231,10 +253,14 @@ impl Population {
                         reason: format!("{} has no subject", data.source),
                     });
                 }
-                let rows: Vec<Vec<f64>> = data.subjects.iter().map(|s| s.covariates.clone()).collect();
+                let rows: Vec<Vec<f64>> =
+                    data.subjects.iter().map(|s| s.covariates.clone()).collect();
                 if rows.iter().any(|r| r.len() != n_cov) {
                     return Err(PopulationError::Dataset {
-                        reason: format!("{} was read for a model with other covariates", data.source),
+                        reason: format!(
+                            "{} was read for a model with other covariates",
+                            data.source
+                        ),
                     });
                 }
                 Source::Resample(rows)
@@ -247,7 +273,12 @@ impl Population {
         let subgroups = self
             .subgroups
             .iter()
-            .map(|s| Ok((s.name.clone(), compile_predicate(info, &s.name, &s.predicate)?)))
+            .map(|s| {
+                Ok((
+                    s.name.clone(),
+                    compile_predicate(info, &s.name, &s.predicate)?,
+                ))
+            })
             .collect::<Result<_, PopulationError>>()?;
         Ok(CompiledPopulation {
             name: self.name.clone(),
@@ -268,9 +299,10 @@ fn compile_distributions(
     let mut continuous = Vec::new();
     let mut categorical = Vec::new();
     for spec in specs {
-        let index = model_covariate(info, &spec.name).ok_or_else(|| PopulationError::UnknownCovariate {
-            name: spec.name.clone(),
-        })?;
+        let index =
+            model_covariate(info, &spec.name).ok_or_else(|| PopulationError::UnknownCovariate {
+                name: spec.name.clone(),
+            })?;
         if std::mem::replace(&mut seen[index], true) {
             return Err(PopulationError::DuplicateCovariate {
                 name: spec.name.clone(),
@@ -281,7 +313,7 @@ fn compile_distributions(
             reason,
         };
         if let Some((lo, hi)) = spec.within {
-            if !(lo < hi) {
+            if lo.is_nan() || hi.is_nan() || lo >= hi {
                 return Err(bad("a truncation range needs lo < hi"));
             }
         }
@@ -290,10 +322,17 @@ fn compile_distributions(
             Distribution::Fixed(x) if finite(*x) => Marginal::Fixed(*x),
             Distribution::Fixed(_) => return Err(bad("a fixed value must be finite")),
             Distribution::Normal { mean, sd } if finite(*mean) && finite(*sd) && *sd >= 0.0 => {
-                Marginal::Normal { mean: *mean, sd: *sd }
+                Marginal::Normal {
+                    mean: *mean,
+                    sd: *sd,
+                }
             }
-            Distribution::Normal { .. } => return Err(bad("a normal needs a finite mean and sd ≥ 0")),
-            Distribution::LogNormal { median, cv } if finite(*median) && *median > 0.0 && finite(*cv) && *cv >= 0.0 => {
+            Distribution::Normal { .. } => {
+                return Err(bad("a normal needs a finite mean and sd ≥ 0"))
+            }
+            Distribution::LogNormal { median, cv }
+                if finite(*median) && *median > 0.0 && finite(*cv) && *cv >= 0.0 =>
+            {
                 Marginal::LogNormal {
                     median: *median,
                     sigma: cv.mul_add(*cv, 1.0).ln().sqrt(),
@@ -308,15 +347,20 @@ fn compile_distributions(
             Distribution::Uniform { .. } => return Err(bad("a uniform needs finite lo < hi")),
             Distribution::Categorical(levels) => {
                 let total: f64 = levels.iter().map(|(_, w)| *w).sum();
-                if levels.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0)) || !(total > 0.0) {
+                if levels.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0))
+                    || total.is_nan()
+                    || total <= 0.0
+                {
                     return Err(bad("categorical weights must be ≥ 0 with a positive sum"));
                 }
                 let mut cum = 0.0;
                 let mut out = Vec::with_capacity(levels.len());
                 for (name, w) in levels {
-                    let code = level_code(info, index, name).ok_or_else(|| PopulationError::UnknownLevel {
-                        name: spec.name.clone(),
-                        level: name.clone(),
+                    let code = level_code(info, index, name).ok_or_else(|| {
+                        PopulationError::UnknownLevel {
+                            name: spec.name.clone(),
+                            level: name.clone(),
+                        }
                     })?;
                     cum += w / total;
                     out.push((code, cum));
@@ -360,20 +404,30 @@ fn compile_distributions(
             return Err(bad("both covariates must have continuous distributions"));
         };
         if i == j || !(c.rho > -1.0 && c.rho < 1.0) {
-            return Err(bad("ρ must lie in (-1, 1) between two different covariates"));
+            return Err(bad(
+                "ρ must lie in (-1, 1) between two different covariates",
+            ));
         }
         r[i * k + j] = c.rho;
         r[j * k + i] = c.rho;
     }
     let chol = cholesky(&r, k).map_err(|_| PopulationError::InvalidCorrelation {
-        a: correlations.first().map_or_else(String::new, |c| c.a.clone()),
-        b: correlations.first().map_or_else(String::new, |c| c.b.clone()),
+        a: correlations
+            .first()
+            .map_or_else(String::new, |c| c.a.clone()),
+        b: correlations
+            .first()
+            .map_or_else(String::new, |c| c.b.clone()),
         reason: "the correlation matrix is not positive definite",
     })?;
     if (0..k).any(|i| chol[i * k + i] <= 0.0) {
         return Err(PopulationError::InvalidCorrelation {
-            a: correlations.first().map_or_else(String::new, |c| c.a.clone()),
-            b: correlations.first().map_or_else(String::new, |c| c.b.clone()),
+            a: correlations
+                .first()
+                .map_or_else(String::new, |c| c.a.clone()),
+            b: correlations
+                .first()
+                .map_or_else(String::new, |c| c.b.clone()),
             reason: "the correlation matrix is singular",
         });
     }
@@ -387,7 +441,12 @@ fn compile_distributions(
 
 impl CompiledPopulation {
     /// Draws one subject's covariates (model order) into `cov`; `z` is scratch.
-    pub fn draw<R: Rng>(&self, rng: &mut R, z: &mut Vec<f64>, cov: &mut Vec<f64>) -> Result<(), PopulationError> {
+    pub fn draw<R: Rng>(
+        &self,
+        rng: &mut R,
+        z: &mut Vec<f64>,
+        cov: &mut Vec<f64>,
+    ) -> Result<(), PopulationError> {
         cov.clear();
         cov.resize(self.n_cov, 0.0);
         match &self.source {
@@ -411,9 +470,9 @@ impl CompiledPopulation {
                         let x = if a < k {
                             let row = &chol[a * k..a * k + a + 1];
                             let za: f64 = row.iter().zip(z.iter()).map(|(l, z)| l * z).sum();
-                            col.marginal.from_normal(za)
+                            col.marginal.of_normal(za)
                         } else {
-                            col.marginal.from_uniform(rng.random::<f64>())
+                            col.marginal.of_uniform(rng.random::<f64>())
                         };
                         cov[col.index] = x;
                         if let Some((lo, hi)) = col.within {
@@ -446,7 +505,7 @@ impl CompiledPopulation {
 }
 
 impl Marginal {
-    fn from_normal(&self, z: f64) -> f64 {
+    fn of_normal(&self, z: f64) -> f64 {
         match *self {
             Marginal::Fixed(x) => x,
             Marginal::Normal { mean, sd } => mean + sd * z,
@@ -456,7 +515,7 @@ impl Marginal {
         }
     }
 
-    fn from_uniform(&self, u: f64) -> f64 {
+    fn of_uniform(&self, u: f64) -> f64 {
         match self {
             Marginal::Categorical(levels) => levels
                 .iter()
@@ -480,7 +539,8 @@ pub(crate) fn normal_cdf(z: f64) -> f64 {
                 + t * (0.096_784_18
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let erfc = t * poly.exp();
     0.5 * if x >= 0.0 { erfc } else { 2.0 - erfc }
 }

@@ -69,7 +69,10 @@ pub enum DoseCount {
 pub enum DoseAmount {
     Fixed(f64),
     /// `per_unit · covariate` (mg/kg: `per_unit` mg per kg of weight).
-    PerUnit { covariate: String, per_unit: f64 },
+    PerUnit {
+        covariate: String,
+        per_unit: f64,
+    },
     /// The amount of the band the covariate falls in: the last band whose
     /// `from` is ≤ the value (the first band also takes every smaller value).
     Bands {
@@ -134,8 +137,14 @@ pub(crate) struct CompiledPhase {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CompiledAmount {
     Fixed(f64),
-    PerUnit { covariate: usize, per_unit: f64 },
-    Bands { covariate: usize, bands: Vec<DoseBand> },
+    PerUnit {
+        covariate: usize,
+        per_unit: f64,
+    },
+    Bands {
+        covariate: usize,
+        bands: Vec<DoseBand>,
+    },
 }
 
 impl CompiledAmount {
@@ -445,7 +454,7 @@ fn compile_phase(p: &Phase, phase: usize, info: &ModelInfo) -> Result<CompiledPh
             bands,
         } => {
             if bands.is_empty()
-                || bands.windows(2).any(|w| !(w[0].from < w[1].from))
+                || bands.windows(2).any(|w| w[0].from >= w[1].from)
                 || bands.iter().any(|b| b.from.is_nan())
             {
                 return Err(RegimenError::InvalidBands { phase });

@@ -119,7 +119,11 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Median, 5th and 95th percentiles and mean of the finite values.
-pub(crate) fn summarize(name: &str, values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> MetricSummary {
+pub(crate) fn summarize(
+    name: &str,
+    values: impl Iterator<Item = f64>,
+    scratch: &mut Vec<f64>,
+) -> MetricSummary {
     scratch.clear();
     scratch.extend(values.filter(|v| v.is_finite()));
     scratch.sort_by(f64::total_cmp);
@@ -146,10 +150,16 @@ impl Exploration {
         let Some(first) = self.rows.first() else {
             return out.flush();
         };
-        let mut header: Vec<String> = ["regimen", "population", "subgroup", "subjects", "total_dose"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut header: Vec<String> = [
+            "regimen",
+            "population",
+            "subgroup",
+            "subjects",
+            "total_dose",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         for m in &first.metrics {
             for s in ["median", "p5", "p95"] {
                 header.push(format!("{}_{s}", m.name));

@@ -108,7 +108,12 @@ impl Step {
                 g[i][j] = tr.input(i, j);
             }
         }
-        Step { dt: tr.dt(), n, e, g }
+        Step {
+            dt: tr.dt(),
+            n,
+            e,
+            g,
+        }
     }
 
     /// `y ← E·y (+ G·rates)`, on zero-padded 4-vectors: the unused rows
@@ -119,9 +124,14 @@ impl Step {
         let n = self.n.min(y.len()).min(rates.len());
         let mut a = [0.0; MAX_STATES];
         let mut r = [0.0; MAX_STATES];
-        for j in 0..n {
-            a[j] = y[j];
-            r[j] = rates[j];
+        for ((a, r), (y, rate)) in a
+            .iter_mut()
+            .zip(r.iter_mut())
+            .zip(y.iter().zip(rates))
+            .take(n)
+        {
+            *a = *y;
+            *r = *rate;
         }
         let input = r.iter().any(|x| *x != 0.0);
         let mut out = [0.0; MAX_STATES];
@@ -133,8 +143,8 @@ impl Step {
                 *o += row[0] * r[0] + row[1] * r[1] + row[2] * r[2] + row[3] * r[3];
             }
         }
-        for j in 0..n {
-            y[j] = out[j];
+        for (y, o) in y.iter_mut().zip(out).take(n) {
+            *y = o;
         }
     }
 }
@@ -150,8 +160,11 @@ impl ClosedForm {
                     .all(|(&i, v)| p.get(i) == Some(v)));
         if !same {
             self.values.clear();
-            self.values
-                .extend(self.indices.iter().map(|&i| p.get(i).copied().unwrap_or(f64::NAN)));
+            self.values.extend(
+                self.indices
+                    .iter()
+                    .map(|&i| p.get(i).copied().unwrap_or(f64::NAN)),
+            );
             self.steps.clear();
             self.propagator = None;
             let model = self.kind.model(&self.values).ok_or(PkError::StateLength {
@@ -455,14 +468,15 @@ impl<'m> Sim<'m> {
                         }
                     }
                 }
-                if !(amount > 0.0) {
+                if amount.is_nan() || amount <= 0.0 {
                     continue;
                 }
                 self.administered += amount;
                 self.model
                     .dose_props(t, &self.params, &self.cov, &mut self.props);
                 let props = self.props.get(phase.state).copied().unwrap_or_default();
-                let resolved = resolve(phase, amount, &props).map_err(|e| (t, SubjectFailure::Dose(e)))?;
+                let resolved =
+                    resolve(phase, amount, &props).map_err(|e| (t, SubjectFailure::Dose(e)))?;
                 self.pending.push(Arrival {
                     time: t + props.lag,
                     ..resolved
@@ -656,7 +670,13 @@ fn resolve(phase: &CompiledPhase, amount: f64, props: &DoseProps) -> Result<Arri
 }
 
 impl Continuous for Sim<'_> {
-    fn value_at(&mut self, profile: &Profile, seg: usize, t: f64, var: usize) -> Result<f64, Failure> {
+    fn value_at(
+        &mut self,
+        profile: &Profile,
+        seg: usize,
+        t: f64,
+        var: usize,
+    ) -> Result<f64, Failure> {
         let ns = profile.ns;
         let (Some(&t0), Some(y0), Some(r0)) = (
             profile.times.get(seg),

@@ -51,10 +51,16 @@ impl Condition {
     /// Why no value can satisfy the condition, if none can.
     pub(crate) fn impossible(self) -> Option<&'static str> {
         match self {
-            Condition::AtLeast(a) | Condition::AtMost(a) if a.is_nan() => Some("the threshold is not a number"),
+            Condition::AtLeast(a) | Condition::AtMost(a) if a.is_nan() => {
+                Some("the threshold is not a number")
+            }
             Condition::AtLeast(a) if a == f64::INFINITY => Some("no exposure is at least infinity"),
-            Condition::AtMost(b) if b == f64::NEG_INFINITY => Some("no exposure is at most -infinity"),
-            Condition::Between(a, b) if !(a <= b) => Some("the range is empty (lower bound above upper)"),
+            Condition::AtMost(b) if b == f64::NEG_INFINITY => {
+                Some("no exposure is at most -infinity")
+            }
+            Condition::Between(a, b) if a.is_nan() || b.is_nan() || a > b => {
+                Some("the range is empty (lower bound above upper)")
+            }
             _ => None,
         }
     }
@@ -170,8 +176,9 @@ mod tests {
 
     #[test]
     fn gmr_of_scaled_values_is_the_scale() {
-        let a: Vec<f64> = (1..=100).map(|i| f64::from(i)).collect();
-        let (g, (lo, hi), n) = gmr(a.iter().map(|x| 2.0 * x), a.iter().copied()).expect("enough values");
+        let a: Vec<f64> = (1..=100).map(f64::from).collect();
+        let (g, (lo, hi), n) =
+            gmr(a.iter().map(|x| 2.0 * x), a.iter().copied()).expect("enough values");
         assert_eq!(n, 100);
         assert!((g - 2.0).abs() < 1e-12);
         assert!(lo < 2.0 && hi > 2.0);
