@@ -276,3 +276,33 @@ fn a_failing_subject_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn an_impossible_bioavailability_is_named() {
+    let src = MODEL
+        .replace("  sd = 0.1 fixed\n", "  sd = 0.1 fixed\n  tv_f = 0.8\n")
+        .replace(
+            "depot [mg] dose\n",
+            "depot [mg] dose { bioavailability = tv_f }\n",
+        );
+    let m = compile_model(&src, Engine::Jit).unwrap_or_else(|_| panic!("model compiles"));
+    let mut s = scenario(m.as_ref());
+    let f = m
+        .info()
+        .thetas
+        .iter()
+        .position(|t| t.name == "tv_f")
+        .expect("tv_f");
+    s.parameters.theta[f] = -0.5;
+    let e = explore(m.as_ref(), &s).expect_err("rejected");
+    assert!(matches!(
+        e,
+        ExploreError::Subject {
+            source: SubjectFailure::InvalidBioavailability { value: -0.5 },
+            ..
+        }
+    ));
+    assert!(e.to_string().ends_with(
+        "failed at t = 0: the model's bioavailability for the dose is -0.5; it must be finite and ≥ 0"
+    ), "{e}");
+}

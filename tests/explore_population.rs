@@ -669,3 +669,106 @@ fn parameters_from_an_estimates_file() {
         Err(EstimatesError::Malformed(_))
     ));
 }
+
+/// `mido fit` writes estimates.json; its values, OMEGA and covariance
+/// drive an exploration with parameter uncertainty, on a population
+/// resampled from the fitted dataset.
+#[test]
+fn a_fit_drives_an_exploration_with_uncertainty_and_resampled_covariates() {
+    use mido::runtime::data::{DataSpec, Dataset};
+    use std::path::PathBuf;
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("mido-explore-{}-fit", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("fit");
+    let model_path = "examples/theophylline/theo_closed_form.mido";
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mido"))
+        .args([
+            "fit",
+            model_path,
+            "--out",
+            out.to_str().expect("utf8"),
+            "--quiet",
+        ])
+        .current_dir(&repo)
+        .output()
+        .expect("mido runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(out.join("estimates.json")).expect("estimates");
+    let model = compile(&std::fs::read_to_string(repo.join(model_path)).expect("model"));
+    let info = model.info();
+    let p = Parameters::from_estimates(&text, info).expect("reads the fit's file");
+    // The values are the file's.
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    for (i, t) in info.thetas.iter().enumerate() {
+        let entry = json["theta"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == t.name.as_str()))
+            .expect("theta in file");
+        assert_eq!(Some(p.theta[i]), entry["estimate"].as_f64());
+    }
+    assert_eq!(
+        Some(p.omega[0]),
+        json["omega_matrix"]["values"][0][0].as_f64()
+    );
+    let cov = p
+        .theta_covariance
+        .clone()
+        .expect("the fit ran its covariance step");
+    assert_eq!(cov.thetas, vec![0, 1, 2, 3]);
+    assert!(
+        cov.matrix.iter().step_by(5).all(|v| *v > 0.0),
+        "positive variances"
+    );
+
+    let data = Dataset::read(
+        &repo.join("examples/theophylline/theoph_nm.csv"),
+        &DataSpec::from_info(info),
+    )
+    .expect("dataset");
+    let weights: Vec<f64> = data.subjects.iter().map(|s| s.covariates[0]).collect();
+    let scenario = Scenario {
+        parameters: p,
+        populations: vec![Population {
+            name: "theophylline subjects".into(),
+            size: 200,
+            covariates: CovariateSource::Resample(data),
+            subgroups: vec![],
+        }],
+        regimens: vec![Regimen::repeated("320 mg q12h", 320.0, "depot", 12.0, 10)],
+        metrics: vec![metric("trough", MetricKind::Trough, Window::SteadyState)],
+        targets: vec![Target {
+            name: "within 5–15 mg/L".into(),
+            kind: TargetKind::Efficacy,
+            metric: "trough".into(),
+            condition: Condition::Between(5.0, 15.0),
+            fraction: 0.5,
+        }],
+        subgroup_comparisons: vec![],
+        variability: Variability {
+            between_subject: true,
+            residual: false,
+            parameter_uncertainty: true,
+            replicates: 4,
+        },
+        sampling: Sampling {
+            step: 1.0,
+            end: None,
+        },
+        options: EngineOptions::default(),
+        seed: 3,
+    };
+    let e = explore(model.as_ref(), &scenario).expect("runs");
+    assert_eq!(e.rows[0].subjects, 800);
+    // Every virtual subject's weight is one of the dataset's.
+    assert!(e.values[0].covariates.iter().all(|w| weights.contains(w)));
+    let a = &e.rows[0].targets[0];
+    assert!(a.replicate_p5 <= a.fraction && a.fraction <= a.replicate_p95);
+    let _ = std::fs::remove_dir_all(&dir);
+}

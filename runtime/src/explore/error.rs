@@ -5,7 +5,6 @@
 //! found by validation before any subject runs; numerical failures name
 //! the regimen, the population, the subject and the time.
 
-use crate::events::EventError;
 use crate::pk::PkError;
 use crate::solver::SolverError;
 use std::fmt;
@@ -197,8 +196,10 @@ impl fmt::Display for PopulationError {
 /// Why a simulation of one virtual subject failed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SubjectFailure {
-    /// The model gave a dose impossible properties (negative F or lag).
-    Dose(EventError),
+    /// The model gave a dose a bioavailability that is negative or not finite.
+    InvalidBioavailability { value: f64 },
+    /// The model gave a dose a lag that is negative or not finite.
+    InvalidLag { value: f64 },
     /// The closed form rejected the subject's parameters.
     ClosedForm(PkError),
     /// The ODE solver failed.
@@ -210,7 +211,14 @@ pub enum SubjectFailure {
 impl fmt::Display for SubjectFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SubjectFailure::Dose(e) => write!(f, "{e}"),
+            SubjectFailure::InvalidBioavailability { value } => write!(
+                f,
+                "the model's bioavailability for the dose is {value}; it must be finite and ≥ 0"
+            ),
+            SubjectFailure::InvalidLag { value } => write!(
+                f,
+                "the model's lag time for the dose is {value}; it must be finite and ≥ 0"
+            ),
             SubjectFailure::ClosedForm(e) => write!(f, "closed-form solution: {e}"),
             SubjectFailure::Solver(e) => write!(f, "ODE solver: {e}"),
             SubjectFailure::SteadyState => write!(

@@ -10,8 +10,9 @@
 //! the order: infusion ends, dose administrations, dose arrivals.
 //!
 //! Closed-form models advance with their propagator; on the grid, where
-//! the same step recurs, with the cached one-step [`Transition`] (two
-//! `n × n` products per step, the hand-written floor's cost). Parameters
+//! the same step recurs, with the cached matrices of that step
+//! (`exp(K·dt)` and its input term, from [`Transition`]): one small
+//! matrix–vector product per step, the hand-written floor's arithmetic. Parameters
 //! are computed once per subject when `individual` does not read `time`,
 //! otherwise at the end of every advance (NONMEM's convention).
 //!
@@ -21,7 +22,6 @@
 use super::error::SubjectFailure;
 use super::metrics::{Continuous, Profile};
 use super::regimen::{CompiledPhase, DoseRule, PlannedDose, RuleAction};
-use crate::events::EventError;
 use crate::model::{DoseProps, ErrorModel, Model};
 use crate::pk::{LinearKind, PkError, Propagator, Transition, MAX_STATES};
 use crate::solver::{OdeSolver, SolverOptions, SolverStats};
@@ -475,8 +475,7 @@ impl<'m> Sim<'m> {
                 self.model
                     .dose_props(t, &self.params, &self.cov, &mut self.props);
                 let props = self.props.get(phase.state).copied().unwrap_or_default();
-                let resolved =
-                    resolve(phase, amount, &props).map_err(|e| (t, SubjectFailure::Dose(e)))?;
+                let resolved = resolve(phase, amount, &props).map_err(|e| (t, e))?;
                 self.pending.push(Arrival {
                     time: t + props.lag,
                     ..resolved
@@ -649,16 +648,17 @@ impl<'m> Sim<'m> {
 }
 
 /// F applied to the amount; an infusion keeps its duration.
-fn resolve(phase: &CompiledPhase, amount: f64, props: &DoseProps) -> Result<Arrival, EventError> {
+fn resolve(
+    phase: &CompiledPhase,
+    amount: f64,
+    props: &DoseProps,
+) -> Result<Arrival, SubjectFailure> {
     let f = props.bioavailability;
     if !(f.is_finite() && f >= 0.0) {
-        return Err(EventError::InvalidBioavailability { row: 0, value: f });
+        return Err(SubjectFailure::InvalidBioavailability { value: f });
     }
     if !(props.lag.is_finite() && props.lag >= 0.0) {
-        return Err(EventError::InvalidLag {
-            row: 0,
-            value: props.lag,
-        });
+        return Err(SubjectFailure::InvalidLag { value: props.lag });
     }
     let amount = amount * f;
     Ok(Arrival {
