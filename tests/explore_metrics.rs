@@ -616,3 +616,45 @@ fn pd_response_matches_the_dataset_simulation() {
     );
     assert!(grid_min < 60.0, "warfarin lowers PCA: {grid_min}");
 }
+
+/// Parameters that read `time` are recomputed at every step (and the
+/// closed-form cache follows them); those that do not are computed once.
+#[test]
+fn time_dependent_parameters_are_followed() {
+    let plain = compile(IV);
+    let timed_src = IV.replace(
+        "cl = tv_cl * exp(eta_cl)",
+        "cl = tv_cl * exp(eta_cl) * (1 + time / 100)",
+    );
+    let timed = compile(&timed_src);
+    assert!(!plain.individual_uses_time());
+    assert!(timed.individual_uses_time());
+    let metrics = vec![metric("c48", MetricKind::ValueAt(48.0), Window::Whole)];
+    let r = Regimen::repeated("single", 100.0, "central", 48.0, 1);
+    for closed_form in [true, false] {
+        let e = explore(
+            timed.as_ref(),
+            &scenario(
+                timed.as_ref(),
+                vec![r.clone()],
+                metrics.clone(),
+                closed_form,
+                AucMethod::Exact,
+            ),
+        )
+        .expect("runs");
+        // Clearance rising linearly in time, piecewise constant over each
+        // 1 h grid step at its end value (NONMEM's convention):
+        // C(48) = D/V·exp(−Σ_k CL(k)/V·1 h), k = 1..48.
+        let exponent: f64 = (1..=48)
+            .map(|k| 2.0 * (1.0 + f64::from(k) / 100.0) / 10.0)
+            .sum();
+        let want = 100.0 / 10.0 * (-exponent).exp();
+        assert_rel(
+            value(&e, "c48"),
+            want,
+            1e-6,
+            "C(48 h) with time-varying clearance",
+        );
+    }
+}
