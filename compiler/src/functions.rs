@@ -83,6 +83,15 @@ impl ModelFunctions {
     pub fn get(&self, kind: FnKind) -> &Function {
         &self.fns[kind.index()]
     }
+
+    /// Whether the individual parameters read `time` (otherwise a subject's
+    /// parameters are the same at every record with the same covariates).
+    pub fn individual_uses_time(&self) -> bool {
+        self.get(FnKind::Individual)
+            .graph
+            .nodes()
+            .contains(&crate::dag::Node::Input(crate::dag::Input::Time))
+    }
 }
 
 /// Every function of a model as a readable listing, for snapshots and

@@ -313,6 +313,10 @@ impl Model for Interpreter {
         &self.info
     }
 
+    fn individual_uses_time(&self) -> bool {
+        self.functions.individual_uses_time()
+    }
+
     fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]) {
         for (i, p) in self.model.params.iter().enumerate() {
             let (done, _) = params.split_at(i);

@@ -9,6 +9,7 @@
 pub mod data;
 pub mod estimate;
 pub mod events;
+pub mod explore;
 pub mod format;
 pub mod model;
 pub mod pk;

@@ -270,6 +270,14 @@ pub trait Model: Send + Sync {
     /// Individual parameters of a subject at a record at time `t`.
     fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]);
 
+    /// Whether `individual` may depend on its `t` argument. When it does
+    /// not, a simulation may compute a subject's parameters once instead
+    /// of at every record. The default is the safe answer; compiled models
+    /// know it from their code.
+    fn individual_uses_time(&self) -> bool {
+        true
+    }
+
     /// Right-hand side of the ODE system, without dose inputs.
     fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]);
 

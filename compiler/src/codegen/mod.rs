@@ -81,6 +81,7 @@ pub struct JitModel {
     needs: [Need; 9],
     info: ModelInfo,
     dose_props: Vec<Vec<(DoseProp, usize)>>,
+    uses_time: bool,
     _code: Code,
 }
 
@@ -164,6 +165,7 @@ impl JitModel {
         });
         let info = model_info(model);
         Ok(JitModel {
+            uses_time: functions.individual_uses_time(),
             fns,
             needs: FnKind::ALL.map(|k| Need::of(k, &info)),
             info,
@@ -343,6 +345,10 @@ fn slice_too_short(kind: FnKind, need: &Need, got: [usize; 6]) -> ! {
 impl Model for JitModel {
     fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    fn individual_uses_time(&self) -> bool {
+        self.uses_time
     }
 
     fn individual(&self, theta: &[f64], eta: &[f64], cov: &[f64], t: f64, params: &mut [f64]) {

@@ -580,7 +580,7 @@ const SS_NEWTON_ITERATIONS: usize = 20;
 
 /// Solves `a·x = b` in place (`a` row-major `n × n`, `x` into `b`) by
 /// Gaussian elimination with partial pivoting; false when singular.
-fn solve_dense(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+pub(crate) fn solve_dense(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
     let scale = a
         .iter()
         .map(|v| v.abs())
