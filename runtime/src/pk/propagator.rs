@@ -311,12 +311,14 @@ impl Propagator {
     /// is degenerate or some entry cancels beyond [`MAX_CANCELLATION`].
     fn spectral_sum(&self, coef: impl Fn(f64) -> f64) -> Option<Mat> {
         let s = self.spectral.as_ref()?;
+        let n = self.n;
         let mut m = ZERO;
         let mut mag = ZERO;
-        for (&l, p) in s.lambda.iter().zip(&s.proj).take(self.n) {
+        // Only the leading n × n block: the rest is zero padding.
+        for (&l, p) in s.lambda.iter().zip(&s.proj).take(n) {
             let c = coef(l);
-            for ((mr, ar), pr) in m.iter_mut().zip(mag.iter_mut()).zip(p) {
-                for ((mx, ax), px) in mr.iter_mut().zip(ar.iter_mut()).zip(pr) {
+            for ((mr, ar), pr) in m.iter_mut().zip(mag.iter_mut()).zip(p).take(n) {
+                for ((mx, ax), px) in mr.iter_mut().zip(ar.iter_mut()).zip(pr).take(n) {
                     let t = c * px;
                     *mx += t;
                     *ax += t.abs();
@@ -325,8 +327,9 @@ impl Propagator {
         }
         let cancels = m
             .iter()
-            .flatten()
-            .zip(mag.iter().flatten())
+            .zip(&mag)
+            .take(n)
+            .flat_map(|(mr, ar)| mr.iter().zip(ar).take(n))
             .any(|(x, a)| *a > MAX_CANCELLATION * x.abs());
         (!cancels).then_some(m)
     }
@@ -369,11 +372,11 @@ impl Propagator {
                 0.0
             };
             let mut u = [0.0; MAX_STATES];
-            for ((u, a), r) in u.iter_mut().zip(a).zip(r) {
+            for ((u, a), r) in u.iter_mut().zip(a).zip(r).take(self.n) {
                 *u = e * a + g * r;
             }
-            for ((o, m), row) in out.iter_mut().zip(mag.iter_mut()).zip(p) {
-                for (p, u) in row.iter().zip(u) {
+            for ((o, m), row) in out.iter_mut().zip(mag.iter_mut()).zip(p).take(self.n) {
+                for (p, u) in row.iter().zip(u).take(self.n) {
                     let t = p * u;
                     *o += t;
                     *m += t.abs();
