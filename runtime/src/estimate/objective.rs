@@ -174,13 +174,7 @@ pub(crate) fn subject_objective(
             })
         }
         Method::Focei | Method::Foce | Method::Laplace => {
-            let fixed_v: Option<Vec<f64>> = if method == Method::Foce {
-                let mut ev = Evaluation::default();
-                ws.residuals(theta, &zeros, subject, obs, &mut ev)?;
-                Some(ev.res.iter().map(|r| r.v).collect())
-            } else {
-                None
-            };
+            let fixed_v = foce_variances(ws, theta, subject, obs, method)?;
             let fv = fixed_v.as_deref();
             let mut eta = eta_start.to_vec();
             let mut ev = Evaluation::default();
@@ -268,6 +262,24 @@ pub(crate) fn subject_objective(
     }
 }
 
+/// FOCE's residual variances, fixed at the population prediction (η = 0);
+/// `None` for the other methods, whose variances follow η.
+fn foce_variances(
+    ws: &mut Workspace<'_>,
+    theta: &[f64],
+    subject: &Subject,
+    obs: &Observations,
+    method: Method,
+) -> Result<Option<Vec<f64>>, FitError> {
+    if method != Method::Foce {
+        return Ok(None);
+    }
+    let zeros = vec![0.0; ws.n_eta()];
+    let mut ev = Evaluation::default();
+    ws.residuals(theta, &zeros, subject, obs, &mut ev)?;
+    Ok(Some(ev.res.iter().map(|r| r.v).collect()))
+}
+
 /// The Newton metric of a subject's inner problem at its mode `eta` (the
 /// anchor of the outer search): half the exact Hessian of `L`, saddle-free
 /// (see [`exact_half_hessian`]); `None` for FO (no inner problem) or when
@@ -293,16 +305,10 @@ pub(crate) fn subject_metric(
     method: Method,
     eta: &[f64],
 ) -> Result<Option<DMatrix<f64>>, FitError> {
-    let zeros = vec![0.0; eta.len()];
-    let fixed_v: Option<Vec<f64>> = match method {
-        Method::Fo => return Ok(None),
-        Method::Foce => {
-            let mut ev = Evaluation::default();
-            ws.residuals(theta, &zeros, subject, obs, &mut ev)?;
-            Some(ev.res.iter().map(|r| r.v).collect())
-        }
-        Method::Focei | Method::Laplace => None,
-    };
+    if method == Method::Fo {
+        return Ok(None);
+    }
+    let fixed_v = foce_variances(ws, theta, subject, obs, method)?;
     let mut ev = Evaluation::default();
     ws.evaluate(theta, eta, subject, obs, how, &mut ev)?;
     let (l, grad, _) = individual_objective(&ev, eta, om, fixed_v.as_deref(), true);

@@ -105,6 +105,11 @@ impl<'m> Workspace<'m> {
         }
     }
 
+    /// Number of random effects of the model.
+    pub fn n_eta(&self) -> usize {
+        self.model.info().etas.len()
+    }
+
     /// How derivatives of `subject` are computed at `theta`.
     pub fn derivatives(&self, theta: &[f64], subject: &Subject) -> Derivatives {
         let eta = vec![0.0; self.model.info().etas.len()];
