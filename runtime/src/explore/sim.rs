@@ -24,6 +24,7 @@ use super::metrics::{Continuous, Profile};
 use super::regimen::{CompiledPhase, DoseRule, PlannedDose, RuleAction};
 use crate::model::{DoseProps, ErrorModel, Model};
 use crate::pk::{LinearKind, PkError, Propagator, Transition, MAX_STATES};
+use crate::simulate::runner::periodic_fixed_point;
 use crate::solver::{OdeSolver, SolverOptions, SolverStats};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -85,6 +86,8 @@ const _: () = assert!(MAX_STATES == 4);
 
 /// Most grid steps whose matrices are kept.
 const CACHED_STEPS: usize = 4;
+/// Intervals of repeated dosing before a steady state is given up.
+const SS_MAX_INTERVALS: usize = 2000;
 
 /// `exp(K·dt)` and `K⁻¹(exp(K·dt) − I)` of one step as plain arrays: the
 /// loop over `n ≤ 4` states is then a few multiply-adds, and the input
@@ -595,55 +598,28 @@ impl<'m> Sim<'m> {
         if props.lag + p.infusion.unwrap_or(0.0) > tau {
             return Err(fail);
         }
-        let mut phi = |sim: &mut Self, x: &[f64], fx: &mut Vec<f64>| -> Result<(), Failure> {
-            sim.run(&course, Some(x), scratch, None)?;
-            fx.clear();
-            fx.extend_from_slice(&sim.y);
-            Ok(())
-        };
-        let mut x = vec![0.0; ns];
-        let mut fx = Vec::with_capacity(ns);
-        let mut fxj = Vec::with_capacity(ns);
-        let close = |a: &[f64], b: &[f64]| {
+        let change = |a: &[f64], b: &[f64]| {
             let scale = a.iter().chain(b).fold(0.0f64, |m, v| m.max(v.abs()));
-            a.iter()
+            let diff = a
+                .iter()
                 .zip(b)
-                .all(|(u, v)| (u - v).abs() <= 1e-12 * scale + 1e-300)
+                .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
+            diff / (1e-12 * scale + 1e-300)
         };
-        for iteration in 0..2000 {
-            phi(self, &x, &mut fx)?;
-            if close(&x, &fx) {
-                out.clear();
-                out.extend_from_slice(&fx);
-                return Ok(());
-            }
-            if iteration >= 20 {
-                x.clone_from(&fx);
-                continue;
-            }
-            // Newton: (I − Φ')·dx = Φ(x) − x, Φ' by forward differences.
-            let scale = fx.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
-            let mut a = vec![0.0; ns * ns];
-            let mut xj = x.clone();
-            for j in 0..ns {
-                let h = 1e-6 * x[j].abs().max(1e-3 * scale);
-                xj[j] = x[j] + h;
-                phi(self, &xj, &mut fxj)?;
-                xj[j] = x[j];
-                for i in 0..ns {
-                    a[i * ns + j] = f64::from(u8::from(i == j)) - (fxj[i] - fx[i]) / h;
-                }
-            }
-            let mut b: Vec<f64> = fx.iter().zip(&x).map(|(f, x)| f - x).collect();
-            if crate::simulate::runner::solve_dense(&mut a, &mut b, ns) {
-                for (xi, d) in x.iter_mut().zip(&b) {
-                    *xi += d;
-                }
-            } else {
-                x.clone_from(&fx);
-            }
-        }
-        Err(fail)
+        let found = periodic_fixed_point(
+            ns,
+            |y| {
+                self.run(&course, Some(&*y), scratch, None)?;
+                y.copy_from_slice(&self.y);
+                Ok(())
+            },
+            change,
+            SS_MAX_INTERVALS,
+        )?;
+        let x = found.map_err(|_| fail)?;
+        out.clear();
+        out.extend_from_slice(&x);
+        Ok(())
     }
 }
 

@@ -439,33 +439,19 @@ impl<'m> Runner<'m> {
         };
         let tol_r = (self.opts.rtol * 10.0).max(1e-12);
         let tol_a = self.opts.atol * 10.0;
-        let mut x = vec![0.0; n];
-        let mut change = f64::INFINITY;
-        for iteration in 0..SS_MAX_INTERVALS {
-            let mut fx = x.clone();
-            self.one_period(p, cov, &period, t, ii, &mut fx)?;
-            change = fx
-                .iter()
-                .zip(&x)
+        let change = |a: &[f64], b: &[f64]| {
+            a.iter()
+                .zip(b)
                 .map(|(a, b)| (a - b).abs() / (tol_a + tol_r * a.abs().max(b.abs())))
-                .fold(0.0, f64::max);
-            if change <= 1.0 {
-                return Ok(Ok(fx));
-            }
-            // Newton on the one-interval map x ↦ Φ(x): solve
-            // (I − Φ'(x))·dx = Φ(x) − x with Φ' by forward differences
-            // (exact for linear models, so one step lands on the fixed
-            // point); plain repeated dosing if that fails or runs long.
-            x = match (iteration < SS_NEWTON_ITERATIONS)
-                .then(|| self.newton_step(p, cov, &period, t, ii, &x, &fx))
-                .transpose()?
-                .flatten()
-            {
-                Some(next) => next,
-                None => fx,
-            };
-        }
-        Ok(Err(SteadyStateFailure::NotConverged {
+                .fold(0.0, f64::max)
+        };
+        let found = periodic_fixed_point(
+            n,
+            |y| self.one_period(p, cov, &period, t, ii, y),
+            change,
+            SS_MAX_INTERVALS,
+        )?;
+        Ok(found.map_err(|change| SteadyStateFailure::NotConverged {
             iterations: SS_MAX_INTERVALS,
             change: change * tol_r,
         }))
@@ -529,41 +515,6 @@ impl<'m> Runner<'m> {
         }
         Ok(())
     }
-
-    /// One Newton step towards the fixed point of one interval, or `None`
-    /// when the linear system is singular or the step is not finite.
-    #[allow(clippy::too_many_arguments)]
-    fn newton_step(
-        &mut self,
-        p: &[f64],
-        cov: &[f64],
-        period: &Period,
-        t: f64,
-        ii: f64,
-        x: &[f64],
-        fx: &[f64],
-    ) -> Result<Option<Vec<f64>>, RunError> {
-        let n = x.len();
-        let scale = fx.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        // Row-major I − Φ'(x).
-        let mut a = vec![0.0; n * n];
-        for j in 0..n {
-            let h = 1e-6 * x[j].abs().max(1e-3 * scale).max(1e-10);
-            let mut xj = x.to_vec();
-            xj[j] += h;
-            self.one_period(p, cov, period, t, ii, &mut xj)?;
-            for i in 0..n {
-                let d = (xj[i] - fx[i]) / h;
-                a[i * n + j] = f64::from(u8::from(i == j)) - d;
-            }
-        }
-        let mut b: Vec<f64> = fx.iter().zip(x).map(|(f, x)| f - x).collect();
-        if !solve_dense(&mut a, &mut b, n) {
-            return Ok(None);
-        }
-        let next: Vec<f64> = x.iter().zip(&b).map(|(x, d)| x + d).collect();
-        Ok(next.iter().all(|v| v.is_finite()).then_some(next))
-    }
 }
 
 /// One dosing interval of a steady-state regimen: a bolus at a phase, or
@@ -577,6 +528,69 @@ struct Period {
 
 /// Newton steps tried before plain repeated dosing takes over.
 const SS_NEWTON_ITERATIONS: usize = 20;
+
+/// The fixed point `x = Φ(x)` of one dosing interval (`phi` maps a state
+/// to the state one interval later, in place), from zero amounts: Newton
+/// on `x ↦ Φ(x)` — `(I − Φ'(x))·dx = Φ(x) − x`, `Φ'` by forward
+/// differences, exact for linear models so that one step lands on the
+/// fixed point — for the first [`SS_NEWTON_ITERATIONS`] intervals, plain
+/// repeated dosing after that or when a Newton step fails. Converged when
+/// `change(x, Φ(x)) ≤ 1`; otherwise, after `max_intervals`, the last
+/// change. Shared by the dataset runner and the dose-exploration engine.
+pub(crate) fn periodic_fixed_point<E>(
+    n: usize,
+    mut phi: impl FnMut(&mut [f64]) -> Result<(), E>,
+    change: impl Fn(&[f64], &[f64]) -> f64,
+    max_intervals: usize,
+) -> Result<Result<Vec<f64>, f64>, E> {
+    let mut x = vec![0.0; n];
+    let mut last = f64::INFINITY;
+    for iteration in 0..max_intervals {
+        let mut fx = x.clone();
+        phi(&mut fx)?;
+        last = change(&fx, &x);
+        if last <= 1.0 {
+            return Ok(Ok(fx));
+        }
+        x = if iteration < SS_NEWTON_ITERATIONS {
+            newton_step(&mut phi, &x, &fx)?.unwrap_or(fx)
+        } else {
+            fx
+        };
+    }
+    Ok(Err(last))
+}
+
+/// One Newton step towards the fixed point of `phi` from `x` (with
+/// `fx = Φ(x)`), or `None` when the linear system is singular or the step
+/// is not finite.
+fn newton_step<E>(
+    phi: &mut impl FnMut(&mut [f64]) -> Result<(), E>,
+    x: &[f64],
+    fx: &[f64],
+) -> Result<Option<Vec<f64>>, E> {
+    let n = x.len();
+    let scale = fx.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    // Row-major I − Φ'(x).
+    let mut a = vec![0.0; n * n];
+    let mut xj = vec![0.0; n];
+    for j in 0..n {
+        let h = 1e-6 * x[j].abs().max(1e-3 * scale).max(1e-10);
+        xj.copy_from_slice(x);
+        xj[j] += h;
+        phi(&mut xj)?;
+        for i in 0..n {
+            let d = (xj[i] - fx[i]) / h;
+            a[i * n + j] = f64::from(u8::from(i == j)) - d;
+        }
+    }
+    let mut b: Vec<f64> = fx.iter().zip(x).map(|(f, x)| f - x).collect();
+    if !solve_dense(&mut a, &mut b, n) {
+        return Ok(None);
+    }
+    let next: Vec<f64> = x.iter().zip(&b).map(|(x, d)| x + d).collect();
+    Ok(next.iter().all(|v| v.is_finite()).then_some(next))
+}
 
 /// Solves `a·x = b` in place (`a` row-major `n × n`, `x` into `b`) by
 /// Gaussian elimination with partial pivoting; false when singular.
