@@ -24,37 +24,9 @@ use mido::runtime::model::Model;
 use mido::runtime::solver::{Method, SolverOptions};
 use std::time::Instant;
 
-const TWO_CPT: &str = r#"model two_cpt_oral
-fixed {
-  tv_ka = 1 [1/h] fixed
-  tv_cl = 5 [L/h] fixed
-  tv_v1 = 20 [L] fixed
-  tv_q  = 3 [L/h] fixed
-  tv_v2 = 50 [L] fixed
-  prop  = 0.1 fixed
-}
-random subject {
-  eta_cl ~ normal(0, 0.09)
-  eta_v1 ~ normal(0, 0.09)
-}
-individual {
-  ka = tv_ka
-  cl = tv_cl * exp(eta_cl)
-  v1 = tv_v1 * exp(eta_v1)
-  q  = tv_q
-  v2 = tv_v2
-}
-compartments {
-  depot [mg] dose
-  central [mg]
-  periph [mg]
-}
-pk two_compartment_oral(ka = ka, cl = cl, v1 = v1, q = q, v2 = v2)
-observe {
-  cp = central / v1
-  DV ~ proportional(cp, prop)
-}
-"#;
+/// The issue-6 two-compartment oral model (closed form), shared with
+/// benches/simulate.rs.
+const TWO_CPT: &str = include_str!("two_cpt_oral.mido");
 
 const SUBJECTS: usize = 10_000;
 
