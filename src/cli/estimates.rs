@@ -5,6 +5,7 @@
 use super::Failure;
 use mido_runtime::data::Dataset;
 use mido_runtime::estimate::{FitResult, PsiEntry};
+use mido_runtime::explore::Parameters;
 use mido_runtime::model::{Model, ModelInfo};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -352,124 +353,24 @@ pub fn write_json(
     writeln!(w)
 }
 
-/// Parameter values read from an `estimates.json`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Estimates {
-    /// (name, value) of every theta.
-    pub theta: Vec<(String, f64)>,
-    pub eta_names: Vec<String>,
-    /// Row-major.
-    pub omega: Vec<f64>,
-}
-
-impl Estimates {
-    pub fn read(path: &Path) -> Result<Self, Failure> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|why| {
-            Failure::Input(format!(
-                "{} is not a mido estimates file: {why}",
-                path.display()
-            ))
-        })
+/// Thetas and OMEGA (row-major) for the model of `info` from the
+/// `estimates.json` at `path`, read by the runtime's reader of the format
+/// (`Parameters::from_estimates`, which explore uses too) and matched by
+/// name; a parameter of the model that the file does not have keeps the
+/// model's initial value (reported on stderr).
+pub fn read_for_model(path: &Path, info: &ModelInfo) -> Result<(Vec<f64>, Vec<f64>), Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let p = Parameters::from_estimates(&text, info)
+        .map_err(|e| Failure::Input(format!("{} is {e}", path.display())))?;
+    if !p.missing.is_empty() {
+        eprintln!(
+            "note: {} has no value for {}; the model's initial values are used",
+            path.display(),
+            p.missing.join(", ")
+        );
     }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let theta = v["theta"]
-            .as_array()
-            .ok_or("no `theta` list")?
-            .iter()
-            .map(|t| {
-                Ok((
-                    t["name"]
-                        .as_str()
-                        .ok_or("a theta without `name`")?
-                        .to_string(),
-                    t["estimate"]
-                        .as_f64()
-                        .ok_or("a theta without a numeric `estimate`")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, &str>>()?;
-        let m = &v["omega_matrix"];
-        let eta_names: Vec<String> = m["etas"]
-            .as_array()
-            .ok_or("no `omega_matrix.etas`")?
-            .iter()
-            .map(|e| {
-                e.as_str()
-                    .map(str::to_string)
-                    .ok_or("an eta name is not a string")
-            })
-            .collect::<Result<_, _>>()?;
-        let rows = m["values"].as_array().ok_or("no `omega_matrix.values`")?;
-        let n = eta_names.len();
-        let mut omega = Vec::with_capacity(n * n);
-        if rows.len() != n {
-            return Err("`omega_matrix.values` is not square".into());
-        }
-        for row in rows {
-            let row = row.as_array().ok_or("an OMEGA row is not a list")?;
-            if row.len() != n {
-                return Err("`omega_matrix.values` is not square".into());
-            }
-            for x in row {
-                omega.push(x.as_f64().ok_or("an OMEGA entry is not a number")?);
-            }
-        }
-        Ok(Estimates {
-            theta,
-            eta_names,
-            omega,
-        })
-    }
-
-    /// Thetas and OMEGA (row-major) for `info`, matched by name; a
-    /// parameter of the model that the file does not have keeps the
-    /// model's initial value (reported on stderr).
-    pub fn for_model(
-        &self,
-        info: &ModelInfo,
-        path: &Path,
-    ) -> Result<(Vec<f64>, Vec<f64>), Failure> {
-        let mut theta = info.theta_init();
-        let mut missing = Vec::new();
-        for (i, t) in info.thetas.iter().enumerate() {
-            match self.theta.iter().find(|(n, _)| *n == t.name) {
-                Some((_, v)) => theta[i] = *v,
-                None => missing.push(t.name.clone()),
-            }
-        }
-        let ne = info.etas.len();
-        let mut omega = info.omega_matrix();
-        let idx: Vec<Option<usize>> = info
-            .etas
-            .iter()
-            .map(|e| self.eta_names.iter().position(|n| *n == e.name))
-            .collect();
-        let nf = self.eta_names.len();
-        for a in 0..ne {
-            match idx[a] {
-                Some(fa) => {
-                    for b in 0..ne {
-                        if let Some(fb) = idx[b] {
-                            omega[a * ne + b] = self.omega[fa * nf + fb];
-                        }
-                    }
-                }
-                None => missing.push(info.etas[a].name.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            eprintln!(
-                "note: {} has no value for {}; the model's initial values are used",
-                path.display(),
-                missing.join(", ")
-            );
-        }
-        Ok((theta, omega))
-    }
+    Ok((p.theta, p.omega))
 }
 
 /// A model whose fixed-effect values and OMEGA are those of an estimates
@@ -480,7 +381,7 @@ pub struct WithEstimates<'m> {
 }
 
 impl<'m> WithEstimates<'m> {
-    /// `theta` and `omega` (row-major) as [`Estimates::for_model`] gives
+    /// `theta` and `omega` (row-major) as [`read_for_model`] gives
     /// them; OMEGA is taken within the model's blocks.
     pub fn new(inner: &'m dyn Model, theta: &[f64], omega: &[f64]) -> Self {
         let mut info = inner.info().clone();

@@ -1,7 +1,7 @@
 //! `mido fit MODEL`: population estimation, with a NONMEM-familiar summary
 //! on stdout and machine-readable results in the output directory.
 
-use super::estimates::{self, Estimates};
+use super::estimates;
 use super::output::OutDir;
 use super::simulate::{data_path, EngineArg};
 use super::{compile_for_run, read_dataset, Failure};
@@ -112,10 +112,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::Usage("--rtol and --atol must be positive".into()));
     }
     let start = match &args.init {
-        Some(path) => {
-            let e = Estimates::read(path)?;
-            Some(e.for_model(info, path)?)
-        }
+        Some(path) => Some(estimates::read_for_model(path, info)?),
         None => None,
     };
     let opts = FitOptions {

@@ -90,8 +90,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (_, model) = compile_for_run(&args.model, args.engine.into())?;
     let from_file = match &args.params {
         Some(path) => {
-            let (theta, omega) =
-                super::estimates::Estimates::read(path)?.for_model(model.info(), path)?;
+            let (theta, omega) = super::estimates::read_for_model(path, model.info())?;
             Some(super::estimates::WithEstimates::new(
                 model.as_ref(),
                 &theta,
