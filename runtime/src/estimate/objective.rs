@@ -244,7 +244,18 @@ pub(crate) fn subject_objective(
                 }
             };
             if method == Method::Laplace {
-                match laplace_half_hessian(ws, theta, om, subject, obs, how, &eta)? {
+                let h = half_hessian(
+                    ws,
+                    theta,
+                    om,
+                    subject,
+                    obs,
+                    how,
+                    None,
+                    &eta,
+                    Differences::Central,
+                )?;
+                match h.filter(|h| log_det_pd(h).is_some()) {
                     Some(h) => a = h,
                     None => l = f64::INFINITY,
                 }
@@ -345,24 +356,20 @@ fn exact_half_hessian(
     eta: &[f64],
     grad: &DVector<f64>,
 ) -> Result<Option<DMatrix<f64>>, FitError> {
-    let ne = eta.len();
-    let mut h = DMatrix::zeros(ne, ne);
-    let mut ev = Evaluation::default();
-    let mut e = eta.to_vec();
-    for k in 0..ne {
-        let step = HESSIAN_STEP * eta[k].abs().max(1.0);
-        e[k] = eta[k] + step;
-        ws.evaluate(theta, &e, subject, obs, how, &mut ev)?;
-        let (l, gp, _) = individual_objective(&ev, &e, om, fixed_v, true);
-        e[k] = eta[k];
-        if !l.is_finite() || !gp.iter().all(|g| g.is_finite()) {
-            return Ok(None);
-        }
-        for m in 0..ne {
-            h[(m, k)] = (gp[m] - grad[m]) / step;
-        }
-    }
-    let half = 0.25 * (&h + h.transpose());
+    let Some(half) = half_hessian(
+        ws,
+        theta,
+        om,
+        subject,
+        obs,
+        how,
+        fixed_v,
+        eta,
+        Differences::Forward(grad),
+    )?
+    else {
+        return Ok(None);
+    };
     let eig = half.symmetric_eigen();
     let largest = eig.eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if !(largest.is_finite() && largest > 0.0) {
@@ -374,37 +381,63 @@ fn exact_half_hessian(
     ))
 }
 
-/// Half the Hessian of `L` at `eta`, by central differences of its exact
-/// gradient (step 1e-4 per eta), symmetrized; `None` when not positive
-/// definite.
-fn laplace_half_hessian(
+/// How [`half_hessian`] differences the exact gradient.
+enum Differences<'a> {
+    /// Forward, from the gradient at `eta` (`n_η` runs): a Newton metric.
+    Forward(&'a DVector<f64>),
+    /// Central (`2·n_η` runs, `O(h²)`): Laplace's objective.
+    Central,
+}
+
+/// Half the Hessian of `L` at `eta` by differences (step
+/// [`HESSIAN_STEP`]·max(|η_k|, 1)) of its exact gradient, symmetrized;
+/// `None` when a gradient is not finite.
+#[allow(clippy::too_many_arguments)]
+fn half_hessian(
     ws: &mut Workspace<'_>,
     theta: &[f64],
     om: &OmegaFactors,
     subject: &Subject,
     obs: &Observations,
     how: Derivatives,
+    fixed_v: Option<&[f64]>,
     eta: &[f64],
+    differences: Differences<'_>,
 ) -> Result<Option<DMatrix<f64>>, FitError> {
     let ne = eta.len();
     let mut h = DMatrix::zeros(ne, ne);
     let mut ev = Evaluation::default();
     let mut e = eta.to_vec();
+    let mut gradient_at = |e: &[f64]| -> Result<Option<DVector<f64>>, FitError> {
+        ws.evaluate(theta, e, subject, obs, how, &mut ev)?;
+        let (l, g, _) = individual_objective(&ev, e, om, fixed_v, true);
+        Ok((l.is_finite() && g.iter().all(|v| v.is_finite())).then_some(g))
+    };
     for k in 0..ne {
-        let step = 1e-4 * eta[k].abs().max(1.0);
+        let step = HESSIAN_STEP * eta[k].abs().max(1.0);
         e[k] = eta[k] + step;
-        ws.evaluate(theta, &e, subject, obs, how, &mut ev)?;
-        let (_, gp, _) = individual_objective(&ev, &e, om, None, true);
-        e[k] = eta[k] - step;
-        ws.evaluate(theta, &e, subject, obs, how, &mut ev)?;
-        let (_, gm, _) = individual_objective(&ev, &e, om, None, true);
-        e[k] = eta[k];
-        for m in 0..ne {
-            h[(m, k)] = (gp[m] - gm[m]) / (2.0 * step);
+        let Some(gp) = gradient_at(&e)? else {
+            return Ok(None);
+        };
+        match differences {
+            Differences::Forward(grad) => {
+                for m in 0..ne {
+                    h[(m, k)] = (gp[m] - grad[m]) / step;
+                }
+            }
+            Differences::Central => {
+                e[k] = eta[k] - step;
+                let Some(gm) = gradient_at(&e)? else {
+                    return Ok(None);
+                };
+                for m in 0..ne {
+                    h[(m, k)] = (gp[m] - gm[m]) / (2.0 * step);
+                }
+            }
         }
+        e[k] = eta[k];
     }
-    let half = 0.25 * (&h + h.transpose());
-    Ok(log_det_pd(&half).map(|_| half))
+    Ok(Some(0.25 * (&h + h.transpose())))
 }
 
 /// FO: the marginal likelihood of the model linearized at η = 0.
