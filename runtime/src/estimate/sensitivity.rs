@@ -108,6 +108,10 @@ impl Model for Sensitized<'_> {
             .individual_jac_eta(theta, eta, cov, t, &mut dp[..np * ne]);
     }
 
+    fn individual_uses_time(&self) -> bool {
+        self.inner.individual_uses_time()
+    }
+
     fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]) {
         let (ns, np, ne) = (self.ns, self.np, self.ne);
         let (x, s) = y.split_at(ns);

@@ -184,9 +184,26 @@ impl<'m> Runner<'m> {
         self.params.clear();
         self.params.resize(records.len() * np, 0.0);
         self.doses.clear();
+        let uses_time = model.individual_uses_time();
         for (i, r) in records.iter().enumerate() {
-            let p = &mut self.params[i * np..(i + 1) * np];
-            model.individual(theta, etas.for_occasion(r.occ), &r.covariates, r.time, p);
+            // Parameters that depend on neither time nor a changed
+            // covariate or occasion are the previous record's.
+            let same = i > 0 && !uses_time && {
+                let q = &records[i - 1];
+                q.occ.to_bits() == r.occ.to_bits()
+                    && q.covariates.len() == r.covariates.len()
+                    && q.covariates
+                        .iter()
+                        .zip(&r.covariates)
+                        .all(|(a, b)| a.to_bits() == b.to_bits())
+            };
+            if same {
+                self.params.copy_within((i - 1) * np..i * np, i * np);
+            } else {
+                let p = &mut self.params[i * np..(i + 1) * np];
+                model.individual(theta, etas.for_occasion(r.occ), &r.covariates, r.time, p);
+            }
+            let p = &self.params[i * np..(i + 1) * np];
             let props = match r.dose() {
                 Some(d) => {
                     model.dose_props(r.time, p, &r.covariates, &mut self.dose_props);
