@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod estimate;
+pub mod evaluate;
 pub mod events;
 pub mod explore;
 pub mod format;

@@ -238,6 +238,21 @@ fn finite(v: f64) -> Value {
     }
 }
 
+/// The names of the estimated parameters, in the order of
+/// [`FitResult::psi`]: theta names, `omega(ETA)` and `omega(ETA1,ETA2)`.
+pub fn psi_names(info: &ModelInfo, r: &FitResult) -> Vec<String> {
+    r.psi_labels
+        .iter()
+        .map(|e| match *e {
+            PsiEntry::Theta(i) => info.thetas[i].name.clone(),
+            PsiEntry::Omega(a, b) if a == b => format!("omega({})", info.etas[a].name),
+            PsiEntry::Omega(a, b) => {
+                format!("omega({},{})", info.etas[a].name, info.etas[b].name)
+            }
+        })
+        .collect()
+}
+
 /// Writes `estimates.json`.
 pub fn write_json(
     w: &mut dyn Write,
@@ -288,17 +303,7 @@ pub fn write_json(
     let omega_matrix: Vec<Vec<f64>> = (0..ne)
         .map(|a| (0..ne).map(|b| r.omega[a * ne + b]).collect())
         .collect();
-    let labels: Vec<String> = r
-        .psi_labels
-        .iter()
-        .map(|e| match *e {
-            PsiEntry::Theta(i) => info.thetas[i].name.clone(),
-            PsiEntry::Omega(a, b) if a == b => format!("omega({})", info.etas[a].name),
-            PsiEntry::Omega(a, b) => {
-                format!("omega({},{})", info.etas[a].name, info.etas[b].name)
-            }
-        })
-        .collect();
+    let labels = psi_names(info, r);
     let n = labels.len();
     let as_rows = |m: &[f64]| -> Vec<Vec<Value>> {
         (0..n)

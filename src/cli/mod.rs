@@ -3,7 +3,9 @@
 //! Exit codes: 0 success; 1 the model, the data or the run is wrong (the
 //! diagnostics say where); 2 usage or file-system errors.
 
+mod bootstrap;
 mod check;
+mod compare;
 mod estimates;
 mod fit;
 mod output;
@@ -42,6 +44,11 @@ enum Command {
     /// Estimate a model's population parameters from a dataset (FOCEI, FOCE,
     /// FO, Laplace).
     Fit(fit::Args),
+    /// Bootstrap a fit: refit datasets resampled by subject, with
+    /// percentile confidence intervals; resumable and shardable.
+    Bootstrap(bootstrap::Args),
+    /// Compare two fits of the same data: likelihood-ratio test, AIC, BIC.
+    Compare(compare::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -64,6 +71,8 @@ pub fn main() -> ExitCode {
         } => check::run(&model, ir, derivatives),
         Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Bootstrap(args) => bootstrap::run(&args),
+        Command::Compare(args) => compare::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -96,12 +96,36 @@ fn individual_objective(
     fixed_v: Option<&[f64]>,
     with_derivatives: bool,
 ) -> (f64, DVector<f64>, DMatrix<f64>) {
-    let ne = eta.len();
+    with_prior(
+        data_objective(ev, eta.len(), fixed_v, with_derivatives),
+        eta,
+        om,
+    )
+}
+
+/// Adds the prior term `ηᵀΩ⁻¹η` and its exact derivatives to the data's
+/// part of `L`, its gradient and half-Hessian.
+fn with_prior(
+    (l, grad, a): (f64, DVector<f64>, DMatrix<f64>),
+    eta: &[f64],
+    om: &OmegaFactors,
+) -> (f64, DVector<f64>, DMatrix<f64>) {
     let e = DVector::from_column_slice(eta);
     let oe = &om.inverse * &e;
-    let mut l = e.dot(&oe);
-    let mut grad = 2.0 * oe;
-    let mut a = om.inverse.clone();
+    (l + e.dot(&oe), grad + 2.0 * oe, a + &om.inverse)
+}
+
+/// The data's part of [`individual_objective`]: `L(η)` without the prior
+/// term `ηᵀΩ⁻¹η`, whose derivatives are exact and are added by the caller.
+fn data_objective(
+    ev: &Evaluation,
+    ne: usize,
+    fixed_v: Option<&[f64]>,
+    with_derivatives: bool,
+) -> (f64, DVector<f64>, DMatrix<f64>) {
+    let mut l = 0.0;
+    let mut grad = DVector::zeros(ne);
+    let mut a = DMatrix::zeros(ne, ne);
     for (j, res) in ev.res.iter().enumerate() {
         let v = fixed_v.map_or(res.v, |v| v[j]);
         l += v.ln() + res.r * res.r / v;
@@ -182,7 +206,9 @@ pub(crate) fn subject_objective(
             let mut iterations = 0;
             let (mut l, mut a) = loop {
                 ws.evaluate(theta, &eta, subject, obs, how, &mut ev)?;
-                let (l, grad, a) = individual_objective(&ev, &eta, om, fv, true);
+                let data = data_objective(&ev, ne, fv, true);
+                let data_grad = data.1.clone();
+                let (l, grad, a) = with_prior(data, &eta, om);
                 if !l.is_finite() || !grad.iter().all(|g| g.is_finite()) {
                     if iterations == 0 && eta.iter().any(|&e| e != 0.0) {
                         // A warm start from another parameter set may be
@@ -194,7 +220,7 @@ pub(crate) fn subject_objective(
                     return Ok(infeasible(eta, iterations));
                 }
                 let metric = if iterations >= INNER_GAUSS_NEWTON {
-                    exact_half_hessian(ws, theta, om, subject, obs, how, fv, &eta, &grad)?
+                    exact_half_hessian(ws, theta, om, subject, obs, how, fv, &eta, &data_grad)?
                         .unwrap_or_else(|| a.clone())
                 } else if let Some(m) = anchor_metric {
                     m.clone()
@@ -247,14 +273,14 @@ pub(crate) fn subject_objective(
                 let h = half_hessian(
                     ws,
                     theta,
-                    om,
                     subject,
                     obs,
                     how,
                     None,
                     &eta,
                     Differences::Central,
-                )?;
+                )?
+                .map(|h| h + &om.inverse);
                 match h.filter(|h| log_det_pd(h).is_some()) {
                     Some(h) => a = h,
                     None => l = f64::INFINITY,
@@ -322,7 +348,7 @@ pub(crate) fn subject_metric(
     let fixed_v = foce_variances(ws, theta, subject, obs, method)?;
     let mut ev = Evaluation::default();
     ws.evaluate(theta, eta, subject, obs, how, &mut ev)?;
-    let (l, grad, _) = individual_objective(&ev, eta, om, fixed_v.as_deref(), true);
+    let (l, grad, _) = data_objective(&ev, eta.len(), fixed_v.as_deref(), true);
     if !l.is_finite() || !grad.iter().all(|g| g.is_finite()) {
         return Ok(None);
     }
@@ -339,11 +365,17 @@ pub(crate) fn subject_metric(
     )
 }
 
-/// Half the Hessian of `L` at `eta` by forward differences of its exact
-/// gradient `grad`, symmetrized, with its eigenvalues replaced by their
-/// absolute values (floored at 1e-8 of the largest) so that the Newton
-/// step descends and leaves a saddle along its negative curvature
-/// ("saddle-free" Newton); `None` when an evaluation is not finite.
+/// Half the Hessian of `L` at `eta`, its data part by forward differences
+/// of the data's exact gradient `data_grad`, with its eigenvalues replaced
+/// by their absolute values so that the Newton step descends and leaves a
+/// saddle along its negative curvature ("saddle-free" Newton); `None` when
+/// an evaluation is not finite.
+///
+/// Eigenvalues are floored at 1e-8 of the data's curvature scale (its
+/// largest absolute eigenvalue) or of the prior's smallest, whichever is
+/// larger, not of the largest eigenvalue overall: with a variance near
+/// zero the prior's `Ω⁻¹` is huge in one direction, and a floor relative
+/// to it would freeze every other direction.
 #[allow(clippy::too_many_arguments)]
 fn exact_half_hessian(
     ws: &mut Workspace<'_>,
@@ -354,49 +386,65 @@ fn exact_half_hessian(
     how: Derivatives,
     fixed_v: Option<&[f64]>,
     eta: &[f64],
-    grad: &DVector<f64>,
+    data_grad: &DVector<f64>,
 ) -> Result<Option<DMatrix<f64>>, FitError> {
-    let Some(half) = half_hessian(
+    let Some(data) = half_hessian(
         ws,
         theta,
-        om,
         subject,
         obs,
         how,
         fixed_v,
         eta,
-        Differences::Forward(grad),
+        Differences::Forward(data_grad),
     )?
     else {
         return Ok(None);
     };
-    let eig = half.symmetric_eigen();
-    let largest = eig.eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if !(largest.is_finite() && largest > 0.0) {
+    let data_scale = data
+        .clone()
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let prior_scale = om
+        .inverse
+        .clone()
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .fold(f64::INFINITY, |m, &v| m.min(v));
+    let eig = (data + &om.inverse).symmetric_eigen();
+    let floor = 1e-8 * data_scale.max(prior_scale);
+    if !(floor.is_finite() && floor > 0.0) {
         return Ok(None);
     }
-    let floored = eig.eigenvalues.map(|v| v.abs().max(1e-8 * largest));
+    let floored = eig.eigenvalues.map(|v| v.abs().max(floor));
     Ok(Some(
         &eig.eigenvectors * DMatrix::from_diagonal(&floored) * eig.eigenvectors.transpose(),
     ))
 }
 
-/// How [`half_hessian`] differences the exact gradient.
+/// How [`half_hessian`] differences the data's exact gradient.
 enum Differences<'a> {
-    /// Forward, from the gradient at `eta` (`n_η` runs): a Newton metric.
+    /// Forward, from the data's gradient at `eta` (`n_η` runs): a Newton
+    /// metric.
     Forward(&'a DVector<f64>),
     /// Central (`2·n_η` runs, `O(h²)`): Laplace's objective.
     Central,
 }
 
-/// Half the Hessian of `L` at `eta` by differences (step
-/// [`HESSIAN_STEP`]·max(|η_k|, 1)) of its exact gradient, symmetrized;
-/// `None` when a gradient is not finite.
+/// Half the Hessian of the data's part of `L` at `eta` (without the
+/// prior's exact `Ω⁻¹`, which the caller adds) by differences (step
+/// [`HESSIAN_STEP`]·max(|η_k|, 1)) of its exact gradient, symmetrized.
+/// Differencing the data alone keeps the result accurate when a variance
+/// is near zero: the prior's gradient `2Ω⁻¹η` is then huge, and its
+/// rounding would swamp every difference. `None` when a gradient is not
+/// finite.
 #[allow(clippy::too_many_arguments)]
 fn half_hessian(
     ws: &mut Workspace<'_>,
     theta: &[f64],
-    om: &OmegaFactors,
     subject: &Subject,
     obs: &Observations,
     how: Derivatives,
@@ -410,7 +458,7 @@ fn half_hessian(
     let mut e = eta.to_vec();
     let mut gradient_at = |e: &[f64]| -> Result<Option<DVector<f64>>, FitError> {
         ws.evaluate(theta, e, subject, obs, how, &mut ev)?;
-        let (l, g, _) = individual_objective(&ev, e, om, fixed_v, true);
+        let (l, g, _) = data_objective(&ev, ne, fixed_v, true);
         Ok((l.is_finite() && g.iter().all(|v| v.is_finite())).then_some(g))
     };
     for k in 0..ne {

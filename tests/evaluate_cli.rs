@@ -1,0 +1,259 @@
+//! `mido bootstrap` and `mido compare` end to end: resumption after an
+//! interruption, sharding and merging give the table of one uninterrupted
+//! run; the likelihood-ratio test reads both fits correctly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mido(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mido"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("mido runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mido-eval-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const THEO: &str = "examples/theophylline/theo_closed_form.mido";
+
+fn bootstrap(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "bootstrap",
+        THEO,
+        "-n",
+        "6",
+        "--seed",
+        "11",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    mido(&args)
+}
+
+#[test]
+fn interrupted_sharded_and_uninterrupted_bootstraps_agree() {
+    let base = temp_dir("boot");
+    let whole = base.join("whole");
+    let o = bootstrap(&whole, &["-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let table = read(&whole.join("bootstrap.csv"));
+    let out = text(&o.stdout);
+    assert!(out.contains("6 of 6 replicates finished"), "{out}");
+    let runs = read(&whole.join("runs.jsonl"));
+    assert_eq!(runs.lines().count(), 6);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0],
+        "parameter,original,median,mean,se,ci95_lower,ci95_upper,ci90_lower,ci90_upper,bias_percent"
+    );
+    assert_eq!(lines.len(), 1 + 7, "{table}");
+    for row in &lines[1..] {
+        let f: Vec<f64> = row
+            .split(',')
+            .skip(1)
+            .map(|v| v.parse().expect("number"))
+            .collect();
+        // ci95 brackets the median, which lies in the range of the runs.
+        assert!(f[4] <= f[1] && f[1] <= f[5], "{row}");
+    }
+
+    // An interruption: two replicates logged, the third cut mid-line.
+    let resumed = base.join("resumed");
+    std::fs::create_dir_all(&resumed).expect("dir");
+    std::fs::copy(whole.join("run.json"), resumed.join("run.json")).expect("copy");
+    let mut partial: String = runs.lines().take(2).map(|l| format!("{l}\n")).collect();
+    partial.push_str(&runs.lines().nth(2).expect("third")[..40]);
+    std::fs::write(resumed.join("runs.jsonl"), partial).expect("write");
+    let o = bootstrap(&resumed, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("resuming: 2 of 6 replicates already in"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(read(&resumed.join("bootstrap.csv")), table);
+    let log = read(&resumed.join("runs.jsonl"));
+    assert_eq!(log.lines().count(), 6);
+    assert!(log.ends_with('\n'));
+
+    // Two shards, merged.
+    let (a, b) = (base.join("shard1"), base.join("shard2"));
+    for (dir, shard) in [(&a, "1/2"), (&b, "2/2")] {
+        let o = bootstrap(dir, &["-q", "--shard", shard]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(read(&dir.join("runs.jsonl")).lines().count(), 3);
+    }
+    let merged = base.join("merged");
+    let o = mido(&["bootstrap", "merge", s(&a), s(&b), "--out", s(&merged)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(read(&merged.join("bootstrap.csv")), table);
+    // Merging again into the same place needs --force.
+    let o = mido(&["bootstrap", "merge", s(&a), s(&b), "--out", s(&merged)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
+
+    // The runs of another bootstrap are never silently replaced.
+    let o = mido(&[
+        "bootstrap",
+        THEO,
+        "-n",
+        "6",
+        "--seed",
+        "12",
+        "--out",
+        s(&whole),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("holds the runs of a different bootstrap (seed: 11 there, 12 now)"),
+        "{err}"
+    );
+    assert_eq!(read(&whole.join("bootstrap.csv")), table);
+
+    // More replicates continue the same bootstrap.
+    let o = mido(&[
+        "bootstrap",
+        THEO,
+        "-n",
+        "7",
+        "--seed",
+        "11",
+        "--out",
+        s(&whole),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("resuming: 6 of 7"));
+    assert!(text(&o.stdout).contains("7 of 7 replicates finished"));
+    assert_eq!(read(&whole.join("runs.jsonl")).lines().count(), 7);
+}
+
+#[test]
+fn bootstrap_rejects_an_unknown_stratification_covariate() {
+    let dir = temp_dir("strata");
+    let o = mido(&[
+        "bootstrap",
+        THEO,
+        "-n",
+        "2",
+        "--strata",
+        "CRCL",
+        "--out",
+        s(&dir.join("b")),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--strata CRCL: the model has no covariate CRCL (its covariates: WT)"),
+        "{err}"
+    );
+}
+
+/// A weight effect on clearance added to the theophylline model: one
+/// more parameter, nested (the base model is `cl_wt = 0`).
+fn with_weight_effect(dir: &Path) -> PathBuf {
+    let src = read(&repo().join(THEO))
+        .replace(
+            "  add_sd = 0.69 in (0, ) [mg/L]\n",
+            "  add_sd = 0.69 in (0, ) [mg/L]\n  cl_wt  = 0.1\n",
+        )
+        .replace(
+            "cl = tv_cl * exp(eta_cl)",
+            "cl = tv_cl * (WT / 70 [kg]) ^ cl_wt * exp(eta_cl)",
+        );
+    let path = dir.join("theo_wt.mido");
+    std::fs::write(&path, src).expect("write");
+    path
+}
+
+#[test]
+fn compare_tests_nested_fits() {
+    let dir = temp_dir("compare");
+    let data = repo().join("examples/theophylline/theoph_nm.csv");
+    let full_model = with_weight_effect(&dir);
+    let (base, full) = (dir.join("base"), dir.join("full"));
+    for (model, out) in [(Path::new(THEO), &base), (full_model.as_path(), &full)] {
+        let o = mido(&[
+            "fit",
+            s(model),
+            "--data",
+            s(&data),
+            "--out",
+            s(out),
+            "--covariance",
+            "none",
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    let ofv = |dir: &Path| -> f64 {
+        let v: serde_json::Value =
+            serde_json::from_str(&read(&dir.join("estimates.json"))).expect("json");
+        v["ofv"]["value"].as_f64().expect("ofv")
+    };
+    let delta = ofv(&base) - ofv(&full);
+    assert!(delta > -1e-6, "the full model fits no worse: {delta}");
+    let o = mido(&["compare", s(&full), s(&base)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains(&format!("ΔOFV = {delta:.4} on 1 degree of freedom")),
+        "{out}"
+    );
+    let verdict = if delta > 3.841_458_820_694_124 {
+        "fits significantly better"
+    } else {
+        "does not fit significantly better"
+    };
+    assert!(out.contains(verdict), "{out}");
+    assert!(out.contains("(critical ΔOFV at α = 0.05: 3.8415)"), "{out}");
+
+    // Different data cannot be compared.
+    let fewer = dir.join("fewer.csv");
+    let all = read(&data);
+    let rows: Vec<&str> = all.lines().collect();
+    std::fs::write(&fewer, rows[..rows.len() - 1].join("\n") + "\n").expect("write");
+    let other = dir.join("other");
+    let o = mido(&[
+        "fit",
+        THEO,
+        "--data",
+        s(&fewer),
+        "--out",
+        s(&other),
+        "--covariance",
+        "none",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = mido(&["compare", s(&other), s(&base)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("different data"),
+        "{}",
+        text(&o.stderr)
+    );
+}
