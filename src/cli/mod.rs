@@ -10,6 +10,7 @@ mod estimates;
 mod fit;
 mod output;
 mod simulate;
+mod vpc;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ enum Command {
     Bootstrap(bootstrap::Args),
     /// Compare two fits of the same data: likelihood-ratio test, AIC, BIC.
     Compare(compare::Args),
+    /// Visual predictive check (VPC, pcVPC) of a model on its data.
+    Vpc(vpc::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Fit(args) => fit::run(&args),
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Vpc(args) => vpc::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,10 @@
 //! Model evaluation on top of estimation: the nonparametric bootstrap
 //! ([`bootstrap`]) and likelihood-ratio tests between nested fits
-//! ([`lrt`]).
+//! ([`lrt`]); visual predictive checks ([`vpc`]).
 //!
 //! Like the rest of the runtime this module neither parses nor touches
 //! files: resumable logs, shards and tables on disk are the command line's.
 
 pub mod bootstrap;
 pub mod lrt;
+pub mod vpc;
