@@ -489,8 +489,8 @@ fn natural_breaks(points: &[(f64, usize)], k: usize) -> Vec<usize> {
     // best[g][j]: the cost of the first j points in g + 1 groups.
     let mut best = vec![vec![f64::INFINITY; m + 1]; k];
     let mut from = vec![vec![0usize; m + 1]; k];
-    for j in 1..=m {
-        best[0][j] = cost(0, j);
+    for (j, b) in best[0].iter_mut().enumerate().skip(1) {
+        *b = cost(0, j);
     }
     for g in 1..k {
         for j in (g + 1)..=m {
