@@ -257,3 +257,79 @@ fn compare_tests_nested_fits() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn fit_adds_npde_to_the_sdtab_on_request() {
+    let dir = temp_dir("npde");
+    let out = dir.join("fit");
+    let o = mido(&[
+        "fit",
+        THEO,
+        "--out",
+        s(&out),
+        "--covariance",
+        "none",
+        "-q",
+        "--npde",
+        "300",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let sdtab = read(&out.join("sdtab.csv"));
+    let header: Vec<&str> = sdtab.lines().next().expect("header").split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).expect(n);
+    let (pd, npde) = (col("PD"), col("NPDE"));
+    let rows: Vec<Vec<f64>> = sdtab
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 132);
+    for r in &rows {
+        // With 300 simulations the discrepancies are multiples of 1/300,
+        // kept inside [1/600, 1 − 1/600].
+        assert!(r[pd] >= 1.0 / 600.0 && r[pd] <= 1.0 - 1.0 / 600.0, "{r:?}");
+        assert!(r[npde].is_finite());
+    }
+    let n = rows.len() as f64;
+    let mean = rows.iter().map(|r| r[npde]).sum::<f64>() / n;
+    let var = rows.iter().map(|r| (r[npde] - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    // A well-specified model: NPDE close to N(0, 1).
+    assert!(
+        mean.abs() < 0.3 && (0.6..1.5).contains(&var),
+        "mean {mean}, variance {var}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&read(&out.join("run.json"))).expect("json");
+    assert_eq!(record["seed"], 5);
+    assert_eq!(record["options"]["npde_simulations"], 300);
+
+    // Too few simulations: the fit's files are written, without NPDE, and
+    // the command fails saying why.
+    let out2 = dir.join("fit2");
+    let o = mido(&[
+        "fit",
+        THEO,
+        "--out",
+        s(&out2),
+        "--covariance",
+        "none",
+        "-q",
+        "--npde",
+        "50",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("NPDE need at least 100 simulations per subject (50 asked)"),
+        "{}",
+        text(&o.stderr)
+    );
+    let sdtab2 = read(&out2.join("sdtab.csv"));
+    assert!(!sdtab2.lines().next().expect("header").contains("NPDE"));
+    assert!(out2.join("estimates.json").exists());
+}

@@ -7,6 +7,7 @@ use super::simulate::{data_path, EngineArg};
 use super::{compile_for_run, read_dataset, Failure};
 use mido_runtime::data::Dataset;
 use mido_runtime::estimate::{fit, CovarianceKind, FitOptions, FitResult, Iteration, Method};
+use mido_runtime::evaluate::npde::{npde, NpdeOptions, NpdeValue};
 use mido_runtime::model::Model;
 use mido_runtime::solver::SolverOptions;
 use std::io::Write;
@@ -48,6 +49,13 @@ pub struct Args {
     /// analytically.
     #[arg(long)]
     ode: bool,
+    /// Add NPDE and PD columns to sdtab.csv, from this many simulations
+    /// of the design with the final estimates (e.g. 1000; at least 100).
+    #[arg(long, value_name = "SIMULATIONS")]
+    npde: Option<usize>,
+    /// Seed of the NPDE simulations.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -149,6 +157,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         opts: &opts,
         elapsed,
         error: None,
+        npde: args.npde.map(|n| (n, args.seed)),
     };
     let result = match outcome {
         Ok(r) => r,
@@ -174,7 +183,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     out.write("estimates.json", |w| {
         estimates::write_json(w, model, &data, &result, elapsed)
     })?;
-    out.write("sdtab.csv", |w| write_sdtab(w, model, &data, &result))?;
+    // A failed NPDE computation loses nothing else: the sdtab is written
+    // without its columns, and the command fails at the end.
+    let npde = args.npde.map(|samples| {
+        let fitted = estimates::WithEstimates::new(model, &result.theta, &result.omega);
+        let opts = NpdeOptions {
+            samples,
+            seed: args.seed,
+            solver: opts.solver,
+            closed_form: opts.closed_form,
+        };
+        npde(&fitted, &data, &result.theta, &opts)
+    });
+    let npde_values = npde.as_ref().and_then(|r| r.as_ref().ok());
+    out.write("sdtab.csv", |w| {
+        write_sdtab(w, model, &data, &result, npde_values.map(Vec::as_slice))
+    })?;
     out.write("iterations.csv", |w| write_iterations(w, &result))?;
     let path = out.write("run.json", |w| run.write(w))?;
     if let Some(dir) = path.parent() {
@@ -182,6 +206,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "wrote estimates.json, sdtab.csv, iterations.csv, run.json in {}",
             dir.display()
         );
+    }
+    if let Some(Err(e)) = npde {
+        return Err(Failure::Input(format!(
+            "the NPDE could not be computed ({e}); sdtab.csv has no NPDE columns"
+        )));
     }
     Ok(())
 }
@@ -205,19 +234,31 @@ fn opt(v: Option<f64>) -> String {
 }
 
 /// NONMEM-like table: ID, TIME, DV, MDV, PRED, IPRED, RES, WRES, CWRES,
-/// IWRES and each eta, one row per observation record.
+/// IWRES, with `npde` also PD and NPDE, and each eta, one row per
+/// observation record.
 fn write_sdtab(
     w: &mut dyn Write,
     model: &dyn Model,
     data: &Dataset,
     r: &FitResult,
+    npde: Option<&[NpdeValue]>,
 ) -> std::io::Result<()> {
     let info = model.info();
     write!(w, "ID,TIME,DV,PRED,IPRED,RES,WRES,CWRES,IWRES")?;
+    if npde.is_some() {
+        write!(w, ",PD,NPDE")?;
+    }
     for e in &info.etas {
         write!(w, ",{}", e.name)?;
     }
     writeln!(w)?;
+    let npde_of = |subject: usize, record: usize| {
+        npde.and_then(|v| {
+            v.binary_search_by(|x| (x.subject, x.record).cmp(&(subject, record)))
+                .ok()
+                .map(|i| &v[i])
+        })
+    };
     for row in &r.diagnostics.rows {
         let subject = &data.subjects[row.subject];
         let rec = &subject.records[row.record];
@@ -234,6 +275,12 @@ fn write_sdtab(
             opt(row.cwres),
             opt(row.iwres)
         )?;
+        if npde.is_some() {
+            match npde_of(row.subject, row.record) {
+                Some(v) => write!(w, ",{},{}", num(v.pd), num(v.npde))?,
+                None => write!(w, ",,")?,
+            }
+        }
         for e in &r.subjects[row.subject].eta {
             write!(w, ",{}", num(*e))?;
         }
@@ -271,6 +318,8 @@ struct RunRecord<'a> {
     elapsed: f64,
     /// Why the fit failed, when it did.
     error: Option<&'a str>,
+    /// NPDE simulations and their seed, when asked.
+    npde: Option<(usize, u64)>,
 }
 
 impl RunRecord<'_> {
@@ -293,8 +342,9 @@ impl RunRecord<'_> {
                 "rtol": self.opts.solver.rtol,
                 "atol": self.opts.solver.atol,
                 "initial_values": if self.opts.start.is_some() { "from --init" } else { "model" },
+                "npde_simulations": self.npde.map(|(n, _)| n),
             },
-            "seed": serde_json::Value::Null,
+            "seed": self.npde.map(|(_, seed)| seed),
             "run_time_seconds": self.elapsed,
             "status": if self.error.is_some() { "failed" } else { "completed" },
             "error": self.error,
