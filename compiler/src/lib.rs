@@ -23,6 +23,7 @@ pub mod interp;
 pub mod ir;
 pub mod pretty;
 pub mod suggest;
+pub mod variant;
 
 pub use check::check;
 pub use diagnostic::{render_plain, Diagnostic};

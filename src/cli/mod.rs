@@ -9,6 +9,7 @@ mod compare;
 mod estimates;
 mod fit;
 mod output;
+mod scm;
 mod simulate;
 mod vpc;
 
@@ -52,6 +53,9 @@ enum Command {
     Compare(compare::Args),
     /// Visual predictive check (VPC, pcVPC) of a model on its data.
     Vpc(vpc::Args),
+    /// Stepwise covariate modeling: forward inclusion and backward
+    /// elimination of covariate effects by likelihood-ratio tests.
+    Scm(scm::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Vpc(args) => vpc::run(&args),
+        Command::Scm(args) => scm::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

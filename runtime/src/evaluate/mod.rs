@@ -1,7 +1,7 @@
 //! Model evaluation on top of estimation: the nonparametric bootstrap
 //! ([`bootstrap`]) and likelihood-ratio tests between nested fits
 //! ([`lrt`]); visual predictive checks ([`vpc`]); normalized prediction
-//! distribution errors ([`npde`]).
+//! distribution errors ([`npde`]); stepwise covariate modeling ([`scm`]).
 //!
 //! Like the rest of the runtime this module neither parses nor touches
 //! files: resumable logs, shards and tables on disk are the command line's.
@@ -9,4 +9,5 @@
 pub mod bootstrap;
 pub mod lrt;
 pub mod npde;
+pub mod scm;
 pub mod vpc;
