@@ -371,7 +371,7 @@ pub fn with_effect(source: &str, effect: &Effect) -> Result<String, VariantError
         (value_span.start, value_span.start, "(".to_string()),
         (fixed_end, fixed_end, insert),
     ];
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut out = source.to_string();
     // Skip to the end of the fixed entry's line so the insertion follows a
     // trailing comment.
