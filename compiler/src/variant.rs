@@ -329,7 +329,12 @@ pub fn with_effect(source: &str, effect: &Effect) -> Result<String, VariantError
                     .collect(),
             )
         }
-        (CovariateKind::Real, Shape::Shift) => unreachable_shift(),
+        (CovariateKind::Real, Shape::Shift) => {
+            return Err(VariantError::ShapeMismatch {
+                covariate: x.clone(),
+                shape: Shape::Shift,
+            })
+        }
     };
 
     // The parameter's definition.
@@ -404,11 +409,6 @@ fn toward_zero(v: f64) -> f64 {
     let scale = 10f64.powi(3 - v.abs().log10().floor() as i32);
     let cut = (v * scale).trunc() / scale;
     format!("{cut:.10}").parse().unwrap_or(cut)
-}
-
-/// A shift on a real covariate was rejected above.
-fn unreachable_shift() -> (String, Vec<String>) {
-    (String::from("1"), Vec::new())
 }
 
 #[cfg(test)]
