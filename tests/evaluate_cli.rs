@@ -333,3 +333,64 @@ fn fit_adds_npde_to_the_sdtab_on_request() {
     assert!(!sdtab2.lines().next().expect("header").contains("NPDE"));
     assert!(out2.join("estimates.json").exists());
 }
+
+#[test]
+fn gof_plots_show_every_observation() {
+    let dir = temp_dir("gof");
+    let fit = dir.join("fit");
+    let o = mido(&[
+        "fit",
+        THEO,
+        "--out",
+        s(&fit),
+        "--covariance",
+        "none",
+        "-q",
+        "--npde",
+        "200",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = mido(&["plot", "gof", s(&fit)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let plots = fit.join("plots");
+    let mut files: Vec<String> = std::fs::read_dir(&plots)
+        .expect("plots")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "cwres_vs_pred.svg",
+            "cwres_vs_time.svg",
+            "dv_vs_ipred.svg",
+            "dv_vs_ipred_log.svg",
+            "dv_vs_pred.svg",
+            "dv_vs_pred_log.svg",
+            "eta_eta_cl.svg",
+            "eta_eta_cl_vs_WT.svg",
+            "eta_eta_ka.svg",
+            "eta_eta_ka_vs_WT.svg",
+            "eta_eta_v.svg",
+            "eta_eta_v_vs_WT.svg",
+            "individual_fits_1.svg",
+            "iwres_vs_ipred.svg",
+            "npde_vs_pred.svg",
+            "npde_vs_time.svg",
+        ]
+    );
+    let svg = |f: &str| read(&plots.join(f));
+    // One point per observation; on log axes the 12 pre-dose zeros are
+    // left out and said so; one point per subject against a covariate.
+    assert_eq!(svg("dv_vs_pred.svg").matches("<circle").count(), 132);
+    let log = svg("dv_vs_pred_log.svg");
+    assert_eq!(log.matches("<circle").count(), 120);
+    assert!(log.contains("12 values ≤ 0 not shown"));
+    assert_eq!(svg("eta_eta_cl_vs_WT.svg").matches("<circle").count(), 12);
+    let fits = svg("individual_fits_1.svg");
+    assert_eq!(fits.matches("<circle").count(), 132);
+    assert!(fits.contains("ID 12"));
+    // Plots are never replaced silently.
+    let o = mido(&["plot", "gof", s(&fit)]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -154,6 +154,10 @@ fn observed_percentiles_match_an_independent_computation() {
     let values: Vec<(f64, f64)> = obs.iter().map(|&(_, t, y)| (t, y)).collect();
     check_observed(&table(&out.join("vpc.csv")), &values);
     assert!(text(&o.stdout).contains("VPC, 50 replicates"));
+    let svg = std::fs::read_to_string(out.join("vpc.svg")).expect("plot");
+    assert!(svg.contains("VPC, 50 replicates: observed percentiles"));
+    // The observations drawn over the intervals: one point each.
+    assert_eq!(svg.matches("<circle").count(), obs.len());
 
     // Prediction corrected: Y·PRED_bin/PRED with PRED from a typical
     // simulation of the same design.

@@ -6,9 +6,11 @@
 mod bootstrap;
 mod check;
 mod compare;
+mod diagnostic_plots;
 mod estimates;
 mod fit;
 mod output;
+mod plot;
 mod scm;
 mod simulate;
 mod vpc;
@@ -56,6 +58,8 @@ enum Command {
     /// Stepwise covariate modeling: forward inclusion and backward
     /// elimination of covariate effects by likelihood-ratio tests.
     Scm(scm::Args),
+    /// Diagnostic plots (SVG) of a fit.
+    Plot(plot::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -82,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::run(&args),
         Command::Vpc(args) => vpc::run(&args),
         Command::Scm(args) => scm::run(&args),
+        Command::Plot(args) => plot::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

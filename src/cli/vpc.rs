@@ -72,6 +72,7 @@ fn parse_bins(s: &str) -> Result<Binning, String> {
 }
 
 const TABLE: &str = "vpc.csv";
+const PLOT: &str = "vpc.svg";
 const RECORD: &str = "run.json";
 
 pub fn run(args: &Args) -> Result<(), Failure> {
@@ -101,7 +102,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let data_file = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
     let out_dir = args.out.clone().unwrap_or_else(|| default_out(&args.model));
     let out = OutDir::new(&out_dir, args.force)?;
-    out.ensure_free(&[TABLE, RECORD])?;
+    out.ensure_free(&[TABLE, PLOT, RECORD])?;
     let (data_text, data) = read_dataset(&data_file, info, "checked")?;
     let stratify = match &args.stratify {
         None => None,
@@ -134,6 +135,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let result = vpc(model, &data, &info.theta_init(), &opts)
         .map_err(|e| Failure::Input(format!("the VPC failed: {e}")))?;
     out.write(TABLE, |w| write_table(w, &result))?;
+    let svg = super::diagnostic_plots::vpc_svg(&result)
+        .map_err(|e| Failure::Input(format!("cannot render the VPC plot: {e}")))?;
+    out.write(PLOT, |w| w.write_all(svg.as_bytes()))?;
     let record = serde_json::json!({
         "mido_version": env!("CARGO_PKG_VERSION"),
         "command": std::env::args().collect::<Vec<_>>(),
@@ -162,7 +166,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         print!("{}", render(&result));
     }
     if let Some(dir) = path.parent() {
-        eprintln!("wrote {TABLE}, {RECORD} in {}", dir.display());
+        eprintln!("wrote {TABLE}, {PLOT}, {RECORD} in {}", dir.display());
     }
     Ok(())
 }

@@ -1,0 +1,380 @@
+//! SVG plots of model diagnostics: the goodness-of-fit set read from a
+//! fit's `sdtab.csv`, and the VPC. Rendered in memory (plotters' SVG
+//! backend, text left to the viewer's fonts); the commands write them
+//! atomically through `OutDir`.
+
+use mido_runtime::evaluate::vpc::Vpc;
+use plotters::prelude::*;
+use std::io;
+
+const WIDTH: u32 = 720;
+const HEIGHT: u32 = 540;
+const POINT: RGBColor = RGBColor(31, 119, 180);
+const LINE: RGBColor = RGBColor(214, 39, 40);
+const GREY: RGBColor = RGBColor(110, 110, 110);
+
+/// A rendered plot: its file name and SVG text.
+pub struct Plot {
+    pub file: String,
+    pub svg: String,
+}
+
+fn draw_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Lowest and highest finite values, padded by 5%.
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = 0.05 * (hi - lo).max(hi.abs() * 1e-3).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+/// The reference drawn over a scatter plot.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Reference {
+    /// y = x (observations against predictions).
+    Identity,
+    /// y = 0 (residuals), with ±1.96 dashed.
+    Zero,
+}
+
+/// A scatter plot with its reference line; on log axes, points ≤ 0 are
+/// left out (and counted in the caption).
+pub fn scatter(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+    reference: Reference,
+    log: bool,
+) -> io::Result<String> {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log || (*x > 0.0 && *y > 0.0)))
+        .collect();
+    let dropped = points.len() - pts.len();
+    let caption = if log && dropped > 0 {
+        format!("{title} ({dropped} values ≤ 0 not shown)")
+    } else {
+        title.to_string()
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let (mut x0, mut x1) = range(pts.iter().map(|p| p.0));
+        let (mut y0, mut y1) = range(pts.iter().map(|p| p.1));
+        if reference == Reference::Identity {
+            (x0, x1) = (x0.min(y0), x1.max(y1));
+            (y0, y1) = (x0, x1);
+        }
+        if reference == Reference::Zero {
+            let m = y0.abs().max(y1.abs()).max(2.5);
+            (y0, y1) = (-m, m);
+        }
+        let ref_line: Vec<(f64, f64)> = match reference {
+            Reference::Identity => vec![(x0, x0), (x1, x1)],
+            Reference::Zero => vec![(x0, 0.0), (x1, 0.0)],
+        };
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(&caption, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60);
+        if log {
+            let lo = |v: f64| v.max(1e-12);
+            let mut chart = builder
+                .build_cartesian_2d(
+                    (lo(x0)..x1.max(lo(x0) * 10.0)).log_scale(),
+                    (lo(y0)..y1.max(lo(y0) * 10.0)).log_scale(),
+                )
+                .map_err(draw_error)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .draw()
+                .map_err(draw_error)?;
+            let (a, b) = (
+                pts.iter()
+                    .map(|p| p.0.min(p.1))
+                    .fold(f64::INFINITY, f64::min),
+                x1.max(y1),
+            );
+            if a.is_finite() {
+                chart
+                    .draw_series(LineSeries::new(vec![(a, a), (b, b)], GREY.stroke_width(1)))
+                    .map_err(draw_error)?;
+            }
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 3, POINT.mix(0.6).filled())),
+                )
+                .map_err(draw_error)?;
+        } else {
+            let mut chart = builder
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(draw_error)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .draw()
+                .map_err(draw_error)?;
+            chart
+                .draw_series(LineSeries::new(ref_line, GREY.stroke_width(1)))
+                .map_err(draw_error)?;
+            if reference == Reference::Zero {
+                for y in [-1.96, 1.96] {
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            vec![(x0, y), (x1, y)],
+                            4,
+                            4,
+                            GREY.stroke_width(1),
+                        ))
+                        .map_err(draw_error)?;
+                }
+            }
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 3, POINT.mix(0.6).filled())),
+                )
+                .map_err(draw_error)?;
+        }
+        root.present().map_err(draw_error)?;
+    }
+    Ok(svg)
+}
+
+/// One subject's data for the individual-fit pages.
+pub struct SubjectFit {
+    pub id: String,
+    /// (time, DV, PRED, IPRED) per observation.
+    pub rows: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Individual fits, a page of up to 12 subjects: DV as points, IPRED as a
+/// solid line, PRED dashed.
+pub fn individual_fits(page: &[SubjectFit], title: &str) -> io::Result<String> {
+    let cols = 4;
+    let rows = page.len().div_ceil(cols).max(1);
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (1080, 240 * rows as u32 + 40)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let root = root.titled(title, ("sans-serif", 18)).map_err(draw_error)?;
+        for (s, panel) in page.iter().zip(root.split_evenly((rows, cols))) {
+            let (t0, t1) = range(s.rows.iter().map(|r| r.0));
+            let (y0, y1) = range(s.rows.iter().flat_map(|r| [r.1, r.2, r.3]));
+            let mut chart = ChartBuilder::on(&panel)
+                .caption(format!("ID {}", s.id), ("sans-serif", 14))
+                .margin(6)
+                .x_label_area_size(24)
+                .y_label_area_size(40)
+                .build_cartesian_2d(t0..t1, y0..y1)
+                .map_err(draw_error)?;
+            chart.configure_mesh().draw().map_err(draw_error)?;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    s.rows.iter().map(|r| (r.0, r.2)),
+                    4,
+                    3,
+                    GREY.stroke_width(1),
+                ))
+                .map_err(draw_error)?;
+            chart
+                .draw_series(LineSeries::new(
+                    s.rows.iter().map(|r| (r.0, r.3)),
+                    LINE.stroke_width(2),
+                ))
+                .map_err(draw_error)?;
+            chart
+                .draw_series(
+                    s.rows
+                        .iter()
+                        .map(|r| Circle::new((r.0, r.1), 3, POINT.filled())),
+                )
+                .map_err(draw_error)?;
+        }
+        root.present().map_err(draw_error)?;
+    }
+    Ok(svg)
+}
+
+/// A histogram of `values` with the N(0, ω) density it should follow,
+/// scaled to the counts.
+pub fn eta_histogram(name: &str, values: &[f64], omega: Option<f64>) -> io::Result<String> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (lo, hi) = range(finite.iter().copied());
+    let m = lo.abs().max(hi.abs()).max(1e-6);
+    let (lo, hi) = (-m, m);
+    let bins = ((finite.len() as f64).sqrt().ceil() as usize).clamp(5, 30);
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for v in &finite {
+        let b = (((v - lo) / width) as usize).min(bins - 1);
+        counts[b] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.2;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{name}: empirical Bayes estimates"),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(lo..hi, 0.0..top)
+            .map_err(draw_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(name)
+            .y_desc("subjects")
+            .draw()
+            .map_err(draw_error)?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(b, &c)| {
+                let x = lo + b as f64 * width;
+                Rectangle::new([(x, 0.0), (x + width, c as f64)], POINT.mix(0.5).filled())
+            }))
+            .map_err(draw_error)?;
+        if let Some(var) = omega.filter(|v| *v > 0.0) {
+            let sd = var.sqrt();
+            let n = finite.len() as f64;
+            let curve = (0..=200).map(|k| {
+                let x = lo + (hi - lo) * k as f64 / 200.0;
+                let d =
+                    (-0.5 * (x / sd).powi(2)).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt());
+                (x, n * width * d)
+            });
+            chart
+                .draw_series(LineSeries::new(curve, LINE.stroke_width(2)))
+                .map_err(draw_error)?
+                .label(format!("N(0, {var:.4})"));
+        }
+        root.present().map_err(draw_error)?;
+    }
+    Ok(svg)
+}
+
+/// The VPC of one stratum per panel: the 95% intervals of the simulated
+/// 5th and 95th percentiles shaded blue, of the median shaded red; the
+/// observed percentiles as lines (median solid, others dashed) and the
+/// observations as points.
+pub fn vpc_svg(v: &Vpc) -> io::Result<String> {
+    let n = v.strata.len().max(1);
+    let cols = n.min(2);
+    let rows = n.div_ceil(cols);
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH * cols as u32, HEIGHT * rows as u32 + 40))
+                .into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let title = format!(
+            "{}VPC, {} replicates: observed percentiles (lines) and 95% intervals of the simulated ones",
+            if v.pred_corrected { "Prediction-corrected " } else { "" },
+            v.replicates
+        );
+        let root = root
+            .titled(&title, ("sans-serif", 16))
+            .map_err(draw_error)?;
+        for ((s, stratum), panel) in v
+            .strata
+            .iter()
+            .enumerate()
+            .zip(root.split_evenly((rows, cols)))
+        {
+            let obs: Vec<(f64, f64)> = v
+                .observations
+                .iter()
+                .filter(|o| o.stratum == s)
+                .map(|o| (o.time, o.dv))
+                .collect();
+            let (t0, t1) = range(obs.iter().map(|o| o.0));
+            let (y0, y1) = range(
+                obs.iter().map(|o| o.1).chain(
+                    stratum
+                        .bins
+                        .iter()
+                        .flat_map(|b| b.simulated.iter().flatten().copied()),
+                ),
+            );
+            let label = match &stratum.covariate {
+                Some((name, value)) => format!("{} ({name} = {value})", stratum.endpoint),
+                None => stratum.endpoint.clone(),
+            };
+            let mut chart = ChartBuilder::on(&panel)
+                .caption(label, ("sans-serif", 15))
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(56)
+                .build_cartesian_2d(t0..t1, y0..y1)
+                .map_err(draw_error)?;
+            chart
+                .configure_mesh()
+                .x_desc("time")
+                .y_desc(if v.pred_corrected {
+                    "prediction-corrected DV"
+                } else {
+                    "DV"
+                })
+                .draw()
+                .map_err(draw_error)?;
+            let bins: Vec<_> = stratum.bins.iter().filter(|b| b.time.is_finite()).collect();
+            for (p, color) in [(0usize, POINT), (1, LINE), (2, POINT)] {
+                let mut outline: Vec<(f64, f64)> =
+                    bins.iter().map(|b| (b.time, b.simulated[p][2])).collect();
+                outline.extend(bins.iter().rev().map(|b| (b.time, b.simulated[p][0])));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        outline,
+                        color.mix(0.2).filled(),
+                    )))
+                    .map_err(draw_error)?;
+            }
+            chart
+                .draw_series(
+                    obs.iter()
+                        .map(|&o| Circle::new(o, 2, GREY.mix(0.5).filled())),
+                )
+                .map_err(draw_error)?;
+            for p in [0usize, 2] {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        bins.iter().map(|b| (b.time, b.observed[p])),
+                        6,
+                        4,
+                        BLACK.stroke_width(2),
+                    ))
+                    .map_err(draw_error)?;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    bins.iter().map(|b| (b.time, b.observed[1])),
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(draw_error)?;
+        }
+        root.present().map_err(draw_error)?;
+    }
+    Ok(svg)
+}
