@@ -394,3 +394,85 @@ fn gof_plots_show_every_observation() {
     let o = mido(&["plot", "gof", s(&fit)]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn report_is_one_self_contained_html_file() {
+    let dir = temp_dir("report");
+    let fit = dir.join("fit");
+    let o = mido(&["fit", THEO, "--out", s(&fit), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let boot = dir.join("boot");
+    let o = mido(&["bootstrap", THEO, "-n", "3", "--out", s(&boot), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let vpc = dir.join("vpc");
+    let est = fit.join("estimates.json");
+    let o = mido(&[
+        "vpc",
+        THEO,
+        "--params",
+        s(&est),
+        "-n",
+        "20",
+        "--out",
+        s(&vpc),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = mido(&["report", s(&fit), "--vpc", s(&vpc), "--bootstrap", s(&boot)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let html = read(&fit.join("report.html"));
+    for section in [
+        "<h1>Model theophylline_closed_form</h1>",
+        "<h2>Estimates</h2>",
+        "<h2>Bootstrap</h2>",
+        "<h2>Goodness of fit</h2>",
+        "<h2>Visual predictive check</h2>",
+        "<h2>Model</h2>",
+        "<h2>Run record</h2>",
+        "<td>tv_cl</td>",
+        "3 of 3 replicates finished",
+        "pk one_compartment_oral(ka = ka, cl = cl, v = v)",
+    ] {
+        assert!(html.contains(section), "missing {section}");
+    }
+    // 14 diagnostic plots (no NPDE in this fit) and the VPC, inline;
+    // nothing fetched or run.
+    assert_eq!(html.matches("<svg").count(), 15);
+    assert!(!html.contains("<script") && !html.contains("src=\"http") && !html.contains("<?xml"));
+    // Not replaced without --force.
+    let o = mido(&["report", s(&fit)]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // Rendered by a browser, when one is installed.
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(browser) = browser else {
+        eprintln!("skipped the rendering check: no headless Chromium installed (Debian package `chromium`)");
+        return;
+    };
+    let shot = dir.join("report.png");
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,2400",
+            &format!("--screenshot={}", s(&shot)),
+            &format!("file://{}", s(&fit.join("report.html"))),
+        ])
+        .output()
+        .expect("browser runs");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert_eq!(&png[1..4], b"PNG");
+    // A blank page compresses to a few kilobytes; the report's tables and
+    // plots do not.
+    assert!(png.len() > 100_000, "screenshot of {} bytes", png.len());
+}

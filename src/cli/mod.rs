@@ -11,6 +11,7 @@ mod estimates;
 mod fit;
 mod output;
 mod plot;
+mod report;
 mod scm;
 mod simulate;
 mod vpc;
@@ -60,6 +61,9 @@ enum Command {
     Scm(scm::Args),
     /// Diagnostic plots (SVG) of a fit.
     Plot(plot::Args),
+    /// One self-contained HTML report of a fit (estimates, diagnostics,
+    /// VPC and bootstrap when given, model, run record).
+    Report(report::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Vpc(args) => vpc::run(&args),
         Command::Scm(args) => scm::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

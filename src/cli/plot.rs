@@ -92,6 +92,20 @@ impl Table {
 }
 
 fn gof(fit_dir: &Path, out: Option<&Path>, force: bool) -> Result<(), Failure> {
+    let plots = render_gof(fit_dir)?;
+    let dir = out.map_or_else(|| fit_dir.join("plots"), Path::to_path_buf);
+    let out = OutDir::new(&dir, force)?;
+    let names: Vec<&str> = plots.iter().map(|p| p.file.as_str()).collect();
+    out.ensure_free(&names)?;
+    for p in &plots {
+        out.write(&p.file, |w| w.write_all(p.svg.as_bytes()))?;
+    }
+    eprintln!("wrote {} plots in {}", plots.len(), dir.display());
+    Ok(())
+}
+
+/// Every goodness-of-fit plot of the fit in `fit_dir`, rendered.
+pub fn render_gof(fit_dir: &Path) -> Result<Vec<Plot>, Failure> {
     let sdtab = Table::read(&fit_dir.join("sdtab.csv"))?;
     let need = |name: &str| {
         sdtab.col(name).ok_or_else(|| {
@@ -296,15 +310,7 @@ fn gof(fit_dir: &Path, out: Option<&Path>, force: bool) -> Result<(), Failure> {
         }
     }
 
-    let dir = out.map_or_else(|| fit_dir.join("plots"), Path::to_path_buf);
-    let out = OutDir::new(&dir, force)?;
-    let names: Vec<&str> = plots.iter().map(|p| p.file.as_str()).collect();
-    out.ensure_free(&names)?;
-    for p in &plots {
-        out.write(&p.file, |w| w.write_all(p.svg.as_bytes()))?;
-    }
-    eprintln!("wrote {} plots in {}", plots.len(), dir.display());
-    Ok(())
+    Ok(plots)
 }
 
 /// Each model covariate's value on each subject's first record, from the
