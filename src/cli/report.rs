@@ -237,9 +237,9 @@ fn render(args: &Args) -> Result<String, Failure> {
     }
     let pretty = serde_json::to_string_pretty(&record).unwrap_or_default();
     let _ = write!(h, "<h2>Run record</h2><pre>{}</pre>", esc(&pretty));
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p><small>Written by mido {}.</small></p></body></html>\n",
+        "<p><small>Written by mido {}.</small></p></body></html>",
         env!("CARGO_PKG_VERSION")
     );
     Ok(h)
