@@ -294,7 +294,7 @@ mod tests {
         let (file, errors) = parse_scenario(src);
         assert!(errors.is_empty(), "{errors:?}");
         let file = file.expect("a tree");
-        assert_eq!(file.items.len(), 11);
+        assert_eq!(file.items.len(), 10);
         let ast::scenario::ScenarioItem::Regimen(r) = &file.items[5] else {
             panic!("not a regimen: {:?}", file.items[5])
         };
