@@ -5,6 +5,8 @@
 
 mod check;
 mod estimates;
+mod explore;
+mod explore_report;
 mod fit;
 mod output;
 mod simulate;
@@ -42,6 +44,9 @@ enum Command {
     /// Estimate a model's population parameters from a dataset (FOCEI, FOCE,
     /// FO, Laplace).
     Fit(fit::Args),
+    /// Simulate a scenario's virtual populations under its candidate
+    /// regimens: exposure metrics, target attainment, a recommended regimen.
+    Explore(explore::Args),
 }
 
 /// Why a command failed, deciding the exit code.
@@ -64,6 +69,7 @@ pub fn main() -> ExitCode {
         } => check::run(&model, ir, derivatives),
         Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Explore(args) => explore::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

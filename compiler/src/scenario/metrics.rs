@@ -10,7 +10,6 @@ use super::{duplicates, Cx};
 use crate::suggest::similar;
 use mido_grammar::ast::scenario::{MetricDecl, ScenarioFile, ScenarioItem, WindowDecl};
 use mido_grammar::ast::{BinaryOp, Expr, ExprKind, Unit};
-use mido_grammar::Span;
 
 const KINDS: &[&str] = &["max", "min", "tmax", "trough", "auc", "cavg", "time", "value"];
 const WINDOWS: &[&str] = &["first interval", "last interval", "steady state", "whole course"];

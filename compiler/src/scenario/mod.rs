@@ -28,18 +28,13 @@ use mido_grammar::ast::Unit;
 use mido_grammar::Span;
 use units::Dim;
 
-/// The model a scenario runs, or why it cannot be used.
-pub enum ModelSource<'m> {
-    Model(&'m model_ir::Model),
-    /// Unreadable or invalid (its own diagnostics are reported with it).
-    Unavailable(String),
-}
-
 /// The outcome of checking a scenario file.
 #[derive(Debug)]
 pub struct CheckedScenario {
-    /// The AST when the file parsed far enough to be a scenario.
+    /// The checked scenario, when there is no error.
     pub scenario: Option<ir::Scenario>,
+    /// The model it runs, when it could be loaded.
+    pub model: Option<model_ir::Model>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -61,11 +56,12 @@ pub fn model_file(file: &ScenarioFile) -> Option<(&str, Span)> {
 }
 
 /// Parses and checks a scenario's text. `load` is given the `model` path
-/// (as written) and returns the checked model or why there is none; it is
-/// not called when the scenario names no model.
-pub fn compile_scenario<'m>(
+/// (as written) and returns the checked model, or why there is none (its
+/// own diagnostics are the caller's to report); it is not called when the
+/// scenario names no model.
+pub fn compile_scenario(
     source: &str,
-    load: impl FnOnce(&str) -> ModelSource<'m>,
+    load: impl FnOnce(&str) -> Result<model_ir::Model, String>,
 ) -> CheckedScenario {
     let (file, syntax) = mido_grammar::parse_scenario(source);
     let mut diagnostics: Vec<Diagnostic> = syntax
@@ -75,30 +71,31 @@ pub fn compile_scenario<'m>(
     let Some(file) = file else {
         return CheckedScenario {
             scenario: None,
+            model: None,
             diagnostics,
         };
     };
-    let model = model_file(&file).map(|(path, span)| (load(path), span));
-    let (scenario, errors) = match &model {
-        Some((ModelSource::Model(m), _)) => check(&file, Some(m)),
-        Some((ModelSource::Unavailable(reason), span)) => {
-            let (_, mut errors) = check(&file, None);
-            errors.insert(
-                0,
-                ScenarioError::ModelUnavailable {
-                    path: model_file(&file).map_or("", |(p, _)| p).to_string(),
-                    span: *span,
-                    reason: reason.clone(),
-                },
-            );
-            (None, errors)
+    let loaded = model_file(&file).map(|(path, span)| (path.to_string(), span, load(path)));
+    let (scenario, errors, model) = match loaded {
+        Some((_, _, Ok(model))) => {
+            let (s, e) = check(&file, Some(&model));
+            (s, e, Some(model))
         }
-        None => check(&file, None),
+        Some((path, span, Err(reason))) => {
+            let (_, mut errors) = check(&file, None);
+            errors.insert(0, ScenarioError::ModelUnavailable { path, span, reason });
+            (None, errors, None)
+        }
+        None => {
+            let (s, e) = check(&file, None);
+            (s, e, None)
+        }
     };
     let syntax_errors = !diagnostics.is_empty();
     diagnostics.extend(errors.iter().map(ScenarioError::diagnostic));
     CheckedScenario {
         scenario: scenario.filter(|_| !syntax_errors),
+        model,
         diagnostics,
     }
 }
