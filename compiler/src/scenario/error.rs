@@ -310,7 +310,7 @@ impl ScenarioError {
                 "in this population",
             )
             .with_note("every covariate of the model needs a distribution or a fixed value")
-            .with_help(format!("add e.g. `{} = ...` or `{} ~ normal(mean = ..., sd = ...)`", names[0], names[0])),
+            .with_help(format!("give `{}` a distribution (`~ lognormal(...)`, `~ categorical(...)`, ...) or a value (`= ...`)", names[0])),
             UnknownDistribution {
                 name,
                 span,

@@ -92,12 +92,29 @@ pub fn compile_scenario(
         }
     };
     let syntax_errors = !diagnostics.is_empty();
-    diagnostics.extend(errors.iter().map(ScenarioError::diagnostic));
+    diagnostics.extend(
+        errors
+            .iter()
+            .filter(|e| !syntax_errors || survives_syntax_errors(e))
+            .map(ScenarioError::diagnostic),
+    );
     CheckedScenario {
         scenario: scenario.filter(|_| !syntax_errors),
         model,
         diagnostics,
     }
+}
+
+/// Errors still worth reporting after a syntax error: those that cannot be
+/// echoes of the entries the parser dropped.
+fn survives_syntax_errors(e: &ScenarioError) -> bool {
+    !matches!(
+        e,
+        ScenarioError::EmptyRegimen { .. }
+            | ScenarioError::MissingModel { .. }
+            | ScenarioError::MissingCovariates { .. }
+            | ScenarioError::UnknownReference { .. }
+    )
 }
 
 /// Checks a parsed scenario against its model (`None`: the model could not

@@ -58,7 +58,13 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
     let mut correlations = Vec::new();
     let mut subgroups = Vec::new();
     let mut subgroup_spans = Vec::new();
+    // Covariates an entry names, valid or not: a broken entry is reported
+    // as such, not again as a missing covariate.
+    let mut mentioned: Vec<String> = Vec::new();
     for entry in &p.entries {
+        if let PopulationEntry::Distribution { covariate, .. } | PopulationEntry::Fixed { covariate, .. } = entry {
+            mentioned.push(covariate.text.to_ascii_lowercase());
+        }
         match entry {
             PopulationEntry::Distribution {
                 covariate,
@@ -182,7 +188,7 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
                 let missing: Vec<String> = model
                     .covariates
                     .iter()
-                    .filter(|c| !draws.iter().any(|(d, _)| d.name == c.name))
+                    .filter(|c| !mentioned.contains(&c.name.to_ascii_lowercase()))
                     .map(|c| c.name.clone())
                     .collect();
                 if !missing.is_empty() {

@@ -194,6 +194,8 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
     let mut infusion = inherited.as_ref().and_then(|x| x.infusion);
     let mut count: Option<(Result<u32, f64>, Span)> = None;
     let mut at = None;
+    // An `every` that was given but wrong is reported once, not again as missing.
+    let every_given = d.clauses.iter().any(|c| matches!(c, DoseClause::Every(..)));
     for c in &d.clauses {
         match c {
             DoseClause::Into(n, _) => into = Some(n),
@@ -251,13 +253,14 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
     let doses = match count {
         None => 1,
         Some((Ok(n), s)) => {
-            if n > 1 && interval.is_none() {
+            if n > 1 && interval.is_none() && !every_given {
                 cx.error(ScenarioError::InvalidSchedule { span: s, reason: "several doses need an interval: add `every ...`".into() });
             }
             n
         }
         Some((Err(duration), s)) => match interval {
             Some(tau) => ((duration / tau) * (1.0 - 1e-12)).ceil().max(1.0) as u32,
+            None if every_given => 1,
             None => {
                 cx.error(ScenarioError::InvalidSchedule { span: s, reason: "a duration needs an interval: add `every ...`".into() });
                 1
