@@ -89,7 +89,11 @@ pub(crate) fn check(cx: &mut Cx, file: &ScenarioFile) -> Settings {
             _ => cx.error(invalid(s, "one of `min`, `h`, `d`, `wk`: `time_unit = d`")),
         }
     }
-    let mut out = Settings::default();
+    let mut out = Settings {
+        // The default grid is one hour, in the model's time unit.
+        sampling: 1.0 / cx.time.factor,
+        ..Settings::default()
+    };
     let mut replicates_from_uncertainty = None;
     for s in settings {
         let name = s.name.text.as_str();
