@@ -98,6 +98,8 @@ pub fn compile_scenario(
             .filter(|e| !syntax_errors || survives_syntax_errors(e))
             .map(ScenarioError::diagnostic),
     );
+    // In the order of the text, as a reader goes through it.
+    diagnostics.sort_by_key(|d| d.labels.iter().find(|l| l.primary).map(|l| l.span.start));
     CheckedScenario {
         scenario: scenario.filter(|_| !syntax_errors),
         model,
