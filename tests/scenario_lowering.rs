@@ -109,6 +109,15 @@ fn every_statement_lowers_to_its_engine_value() {
         regimen(s, "adjust").rule,
         Some(DoseRule { variable: "cp".into(), comparison: Comparison::Above, limit: 0.2, action: RuleAction::ReduceBy(2.5) })
     );
+    // A single dose in a cycle lasts to the cycle's end.
+    assert_eq!(
+        regimen(s, "q3w").blocks,
+        vec![Block::Cycle { length: 504.0, repeat: 2, phases: vec![phase(fixed(60.0), 504.0, 1, Some(1.0))] }]
+    );
+    assert_eq!(
+        regimen(s, "interrupt").rule,
+        Some(DoseRule { variable: "p_ae".into(), comparison: Comparison::Above, limit: 0.018, action: RuleAction::Skip })
+    );
     // A later start leaves a pause: the first phase becomes a one-repeat cycle.
     assert_eq!(
         regimen(s, "pause").blocks,
@@ -235,4 +244,21 @@ fn steady_state_metrics_equal_their_closed_forms_through_the_language() {
         // No variability: every subject is the same.
         assert_eq!(m.p5, m.p95);
     }
+}
+
+#[test]
+fn every_statement_runs_in_the_engine() {
+    let (l, model) = fixture("ok/every_statement.mido");
+    let x = explore(model.as_ref(), &l.scenario).unwrap_or_else(|e| panic!("{e}"));
+    // 11 regimens × (adults, its 3 subgroups, fixed weight).
+    assert_eq!(x.rows.len(), 11 * 5);
+    assert_eq!(x.recommendations.len(), 2);
+    // Rules act: the interrupted regimen gives less than the plain one.
+    let dose = |r: &str| x.rows.iter().find(|row| row.regimen == r && row.subgroup.is_none()).map(|row| row.total_dose);
+    assert_eq!(dose("QD"), Some(5.0 * 28.0));
+    assert!(dose("interrupt").expect("row") < 5.0 * 28.0);
+    assert_eq!(dose("q3w"), Some(120.0));
+    let (_, search) = &l.searches[0];
+    let outcome = optimize(model.as_ref(), &l.scenario, search).expect("search");
+    assert_eq!(outcome.evaluated.len(), 3);
 }
