@@ -102,42 +102,72 @@ fn explore_prints_the_report_and_writes_every_file() {
         "women vs men",
         "dose search search 1",
     ] {
-        assert!(report.contains(expected), "missing `{expected}` in:\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing `{expected}` in:\n{report}"
+        );
     }
     // The table's numbers are the results file's.
     let csv = std::fs::read_to_string(out.join("results.csv")).expect("results.csv");
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    for col in ["regimen", "population", "subgroup", "ctrough_median", "cmax_p95", "efficacy_attainment", "safety_met", "meets_all_targets"] {
+    for col in [
+        "regimen",
+        "population",
+        "subgroup",
+        "ctrough_median",
+        "cmax_p95",
+        "efficacy_attainment",
+        "safety_met",
+        "meets_all_targets",
+    ] {
         assert!(header.contains(&col), "no column {col}: {header:?}");
     }
     // 2 regimens × (adults + 2 subgroups + observed).
     assert_eq!(lines.count(), 2 * 4);
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("json")).expect("valid JSON");
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("json"))
+            .expect("valid JSON");
     assert_eq!(json["rows"].as_array().map(Vec::len), Some(8));
     assert_eq!(json["recommendations"].as_array().map(Vec::len), Some(2));
-    assert!(!json["subgroup_ratios"].as_array().expect("ratios").is_empty());
+    assert!(!json["subgroup_ratios"]
+        .as_array()
+        .expect("ratios")
+        .is_empty());
     // Every subject of every regimen × population.
     let subjects = std::fs::read_to_string(out.join("subjects.csv")).expect("subjects.csv");
-    assert!(subjects.starts_with("regimen,population,replicate,subject,total_dose,WT,SEX,ctrough,cmax\n"));
+    assert!(subjects
+        .starts_with("regimen,population,replicate,subject,total_dose,WT,SEX,ctrough,cmax\n"));
     assert_eq!(subjects.lines().count(), 1 + 2 * (60 + 3));
     let searches = std::fs::read_to_string(out.join("searches.csv")).expect("searches.csv");
     assert_eq!(searches.lines().count(), 1 + 3);
     // The run record hashes what was run.
     let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json")).expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("JSON");
     let sha = |p: &Path| {
         Sha256::digest(std::fs::read(p).expect("read"))
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    assert_eq!(record["scenario"]["sha256"].as_str(), Some(sha(&scenario).as_str()));
-    assert_eq!(record["model"]["sha256"].as_str(), Some(sha(&dir.join("model.mido")).as_str()));
-    assert_eq!(record["data"][0]["sha256"].as_str(), Some(sha(&dir.join("patients.csv")).as_str()));
+    assert_eq!(
+        record["scenario"]["sha256"].as_str(),
+        Some(sha(&scenario).as_str())
+    );
+    assert_eq!(
+        record["model"]["sha256"].as_str(),
+        Some(sha(&dir.join("model.mido")).as_str())
+    );
+    assert_eq!(
+        record["data"][0]["sha256"].as_str(),
+        Some(sha(&dir.join("patients.csv")).as_str())
+    );
     assert_eq!(record["seed"].as_u64(), Some(11));
-    assert_eq!(record["mido_version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        record["mido_version"].as_str(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
     assert!(record["timings_seconds"]["total"].as_f64().is_some());
     assert!(record["params"].is_null());
 }
@@ -151,15 +181,28 @@ fn existing_results_are_kept_without_force() {
     let before = std::fs::read(out.join("results.csv")).expect("results");
     let again = run(&scenario, &out, &["--seed", "99"]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
     assert!(text(&again.stderr).contains("--force"));
-    assert_eq!(std::fs::read(out.join("results.csv")).expect("results"), before, "nothing replaced");
+    assert_eq!(
+        std::fs::read(out.join("results.csv")).expect("results"),
+        before,
+        "nothing replaced"
+    );
     let forced = run(&scenario, &out, &["--seed", "99", "--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
     let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json")).expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("JSON");
     assert_eq!(record["seed"].as_u64(), Some(99));
-    assert_ne!(std::fs::read(out.join("results.csv")).expect("results"), before, "another seed, other subjects");
+    assert_ne!(
+        std::fs::read(out.join("results.csv")).expect("results"),
+        before,
+        "another seed, other subjects"
+    );
 }
 
 #[test]
@@ -186,12 +229,21 @@ fn a_bad_scenario_gives_located_diagnostics_and_exit_1() {
     let o = run(&scenario, &dir.join("out"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.contains("error[E0525]: the model has no variable `cq`"), "{err}");
+    assert!(
+        err.contains("error[E0525]: the model has no variable `cq`"),
+        "{err}"
+    );
     assert!(err.contains("tiny.mido:22:23"), "{err}");
     assert!(err.contains("did you mean `cp`?"), "{err}");
-    assert!(err.contains("error[E0519]: a dose must be positive, found -5"), "{err}");
+    assert!(
+        err.contains("error[E0519]: a dose must be positive, found -5"),
+        "{err}"
+    );
     assert!(err.contains("has 2 errors"), "{err}");
-    assert!(!dir.join("out").join("run.json").exists(), "nothing written");
+    assert!(
+        !dir.join("out").join("run.json").exists(),
+        "nothing written"
+    );
     assert!(text(&o.stdout).is_empty());
 }
 
@@ -207,7 +259,10 @@ fn missing_files_are_reported() {
     let o = run(&scenario, &dir.join("out"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.contains("error[E0533]: cannot read `patients.csv`"), "{err}");
+    assert!(
+        err.contains("error[E0533]: cannot read `patients.csv`"),
+        "{err}"
+    );
     // A model that does not compile: its own diagnostics, then the scenario's.
     let dir = temp_dir("bad-model");
     let scenario = tiny(&dir, "");
@@ -216,7 +271,10 @@ fn missing_files_are_reported() {
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(err.contains("model.mido:1:"), "{err}");
-    assert!(err.contains("error[E0505]: cannot use model `model.mido`"), "{err}");
+    assert!(
+        err.contains("error[E0505]: cannot use model `model.mido`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -231,7 +289,10 @@ fn the_dose_ranging_example_recommends_a_regimen() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let report = text(&o.stdout);
-    assert!(report.contains("patients: recommended 200 mg QD"), "{report}");
+    assert!(
+        report.contains("patients: recommended 200 mg QD"),
+        "{report}"
+    );
     assert!(report.contains("moderate vs normal renal"), "{report}");
     assert!(report.contains("recommended dose:"), "{report}");
 }

@@ -13,7 +13,9 @@ fn check(path: &Path) -> (String, CheckedScenario) {
     let checked = compile_scenario(&src, |rel| {
         let text = std::fs::read_to_string(dir.join(rel)).map_err(|e| e.to_string())?;
         let compiled = mido::compiler::compile_source(&text);
-        compiled.model.ok_or_else(|| "the model has errors".to_string())
+        compiled
+            .model
+            .ok_or_else(|| "the model has errors".to_string())
     });
     (src, checked)
 }
@@ -22,7 +24,10 @@ fn check(path: &Path) -> (String, CheckedScenario) {
 fn invalid_scenarios_report_their_errors() {
     insta::glob!("scenarios/err", "*.mido", |path| {
         let (src, checked) = check(path);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("scenario.mido");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("scenario.mido");
         assert!(checked.has_errors(), "{name} checked without errors");
         assert!(checked.scenario.is_none());
         insta::assert_snapshot!(render_plain(&checked.diagnostics, name, &src));
@@ -33,7 +38,10 @@ fn invalid_scenarios_report_their_errors() {
 fn valid_scenarios_check_cleanly() {
     insta::glob!("scenarios/ok", "*.mido", |path| {
         let (src, checked) = check(path);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("scenario.mido");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("scenario.mido");
         assert!(
             !checked.has_errors(),
             "{}",

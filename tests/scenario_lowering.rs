@@ -38,7 +38,10 @@ fn fixture(path: &str) -> (Lowered, Box<dyn Model>) {
 }
 
 fn regimen<'a>(s: &'a Scenario, name: &str) -> &'a Regimen {
-    s.regimens.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no regimen {name}"))
+    s.regimens
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no regimen {name}"))
 }
 
 fn phase(amount: DoseAmount, interval: f64, doses: u32, infusion: Option<f64>) -> Phase {
@@ -58,13 +61,27 @@ fn every_statement_lowers_to_its_engine_value() {
     assert_eq!(s.seed, 7);
     assert_eq!(
         s.variability,
-        Variability { between_subject: true, residual: true, parameter_uncertainty: false, replicates: 2 }
+        Variability {
+            between_subject: true,
+            residual: true,
+            parameter_uncertainty: false,
+            replicates: 2
+        }
     );
-    assert_eq!(s.sampling, Sampling { step: 1.0, end: Some(720.0) });
+    assert_eq!(
+        s.sampling,
+        Sampling {
+            step: 1.0,
+            end: Some(720.0)
+        }
+    );
     assert_eq!(s.options.metrics.auc, AucMethod::Exact);
 
     let fixed = DoseAmount::Fixed;
-    assert_eq!(regimen(s, "QD").blocks, vec![Block::Phase(phase(fixed(5.0), 24.0, 28, None))]);
+    assert_eq!(
+        regimen(s, "QD").blocks,
+        vec![Block::Phase(phase(fixed(5.0), 24.0, 28, None))]
+    );
     // A loading dose lasts until the maintenance starts, one interval later.
     assert_eq!(
         regimen(s, "load").blocks,
@@ -83,7 +100,11 @@ fn every_statement_lowers_to_its_engine_value() {
     );
     assert_eq!(
         regimen(s, "3 on 1 off").blocks,
-        vec![Block::Cycle { length: 672.0, repeat: 1, phases: vec![phase(fixed(10.0), 24.0, 21, None)] }]
+        vec![Block::Cycle {
+            length: 672.0,
+            repeat: 1,
+            phases: vec![phase(fixed(10.0), 24.0, 21, None)]
+        }]
     );
     assert_eq!(
         regimen(s, "infusion").blocks,
@@ -91,51 +112,104 @@ fn every_statement_lowers_to_its_engine_value() {
     );
     assert_eq!(
         regimen(s, "per kg").blocks,
-        vec![Block::Phase(phase(DoseAmount::PerUnit { covariate: "WT".into(), per_unit: 0.1 }, 24.0, 28, None))]
+        vec![Block::Phase(phase(
+            DoseAmount::PerUnit {
+                covariate: "WT".into(),
+                per_unit: 0.1
+            },
+            24.0,
+            28,
+            None
+        ))]
     );
-    let Block::Phase(bands) = &regimen(s, "bands").blocks[0] else { panic!("not a phase") };
+    let Block::Phase(bands) = &regimen(s, "bands").blocks[0] else {
+        panic!("not a phase")
+    };
     assert_eq!(
         bands.amount,
         DoseAmount::Bands {
             covariate: "WT".into(),
             bands: vec![
-                DoseBand { from: f64::NEG_INFINITY, amount: 4.0 },
-                DoseBand { from: 60.0, amount: 5.0 },
-                DoseBand { from: 90.0, amount: 6.0 },
+                DoseBand {
+                    from: f64::NEG_INFINITY,
+                    amount: 4.0
+                },
+                DoseBand {
+                    from: 60.0,
+                    amount: 5.0
+                },
+                DoseBand {
+                    from: 90.0,
+                    amount: 6.0
+                },
             ]
         }
     );
     assert_eq!(
         regimen(s, "adjust").rule,
-        Some(DoseRule { variable: "cp".into(), comparison: Comparison::Above, limit: 0.2, action: RuleAction::ReduceBy(2.5) })
+        Some(DoseRule {
+            variable: "cp".into(),
+            comparison: Comparison::Above,
+            limit: 0.2,
+            action: RuleAction::ReduceBy(2.5)
+        })
     );
     // A single dose in a cycle lasts to the cycle's end.
     assert_eq!(
         regimen(s, "q3w").blocks,
-        vec![Block::Cycle { length: 504.0, repeat: 2, phases: vec![phase(fixed(60.0), 504.0, 1, Some(1.0))] }]
+        vec![Block::Cycle {
+            length: 504.0,
+            repeat: 2,
+            phases: vec![phase(fixed(60.0), 504.0, 1, Some(1.0))]
+        }]
     );
     assert_eq!(
         regimen(s, "interrupt").rule,
-        Some(DoseRule { variable: "p_ae".into(), comparison: Comparison::Above, limit: 0.018, action: RuleAction::Skip })
+        Some(DoseRule {
+            variable: "p_ae".into(),
+            comparison: Comparison::Above,
+            limit: 0.018,
+            action: RuleAction::Skip
+        })
     );
     // A later start leaves a pause: the first phase becomes a one-repeat cycle.
     assert_eq!(
         regimen(s, "pause").blocks,
         vec![
-            Block::Cycle { length: 336.0, repeat: 1, phases: vec![phase(fixed(5.0), 24.0, 7, None)] },
+            Block::Cycle {
+                length: 336.0,
+                repeat: 1,
+                phases: vec![phase(fixed(5.0), 24.0, 7, None)]
+            },
             Block::Phase(phase(fixed(5.0), 24.0, 14, None)),
         ]
     );
 
-    let metric = |name: &str| s.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name}"));
+    let metric = |name: &str| {
+        s.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
     assert_eq!(metric("above").kind, MetricKind::TimeAbove(0.05));
-    assert_eq!(metric("below").window, Window::Range { from: 0.0, to: 48.0 });
+    assert_eq!(
+        metric("below").window,
+        Window::Range {
+            from: 0.0,
+            to: 48.0
+        }
+    );
     assert_eq!(metric("c2h").kind, MetricKind::ValueAt(2.0));
     assert_eq!(metric("ctrough_ss").window, Window::SteadyState);
     assert_eq!(metric("tmax_1").kind, MetricKind::TimeOfMax);
     assert_eq!(metric("p_ae_peak").variable, "p_ae");
 
-    let target = |name: &str| s.targets.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name}"));
+    let target = |name: &str| {
+        s.targets
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
     assert_eq!(target("exposure").condition, Condition::Between(1.0, 10.0));
     assert_eq!(target("exposure").fraction, 0.5);
     assert_eq!(target("safety").kind, TargetKind::Safety);
@@ -146,21 +220,42 @@ fn every_statement_lowers_to_its_engine_value() {
     assert_eq!(
         adults.subgroups[0].predicate,
         Predicate::All(vec![
-            Predicate::Range { covariate: "WT".into(), from: f64::NEG_INFINITY, to: 60.0 },
-            Predicate::Level { covariate: "SEX".into(), level: "female".into() },
+            Predicate::Range {
+                covariate: "WT".into(),
+                from: f64::NEG_INFINITY,
+                to: 60.0
+            },
+            Predicate::Level {
+                covariate: "SEX".into(),
+                level: "female".into()
+            },
         ])
     );
-    let CovariateSource::Distributions { covariates, .. } = &adults.covariates else { panic!("not drawn") };
-    assert_eq!(covariates[0].distribution, Distribution::LogNormal { median: 70.0, cv: 0.2 });
+    let CovariateSource::Distributions { covariates, .. } = &adults.covariates else {
+        panic!("not drawn")
+    };
+    assert_eq!(
+        covariates[0].distribution,
+        Distribution::LogNormal {
+            median: 70.0,
+            cv: 0.2
+        }
+    );
     assert_eq!(covariates[0].within, Some((40.0, 150.0)));
     assert_eq!(
         s.subgroup_comparisons,
-        vec![SubgroupComparison { metric: "auc_ss".into(), reference: "others".into() }]
+        vec![SubgroupComparison {
+            metric: "auc_ss".into(),
+            reference: "others".into()
+        }]
     );
     let (name, search) = &l.searches[0];
     assert_eq!(name, "dose_finding");
     assert_eq!(search.space, SearchSpace::Strengths(vec![2.5, 5.0, 10.0]));
-    assert_eq!((search.efficacy.as_str(), search.safety.as_str()), ("efficacy", "safety"));
+    assert_eq!(
+        (search.efficacy.as_str(), search.safety.as_str()),
+        ("efficacy", "safety")
+    );
 }
 
 const IV: &str = r#"model iv
@@ -194,15 +289,23 @@ fn units_convert_to_the_models() {
     }"#;
     let (l, _) = lowered(src, IV);
     let s = &l.scenario;
-    assert_eq!(s.regimens[0].blocks, vec![Block::Phase(Phase {
-        amount: DoseAmount::Fixed(100.0),
-        into: "central".into(),
-        interval: 0.5,
-        count: DoseCount::Doses(28),
-        infusion: None,
-    })]);
-    let Condition::AtLeast(limit) = s.targets[0].condition else { panic!("not at least") };
-    assert!((limit - 0.2).abs() < 1e-15, "200 ng/mL is 0.2 mg/L, got {limit}");
+    assert_eq!(
+        s.regimens[0].blocks,
+        vec![Block::Phase(Phase {
+            amount: DoseAmount::Fixed(100.0),
+            into: "central".into(),
+            interval: 0.5,
+            count: DoseCount::Doses(28),
+            infusion: None,
+        })]
+    );
+    let Condition::AtLeast(limit) = s.targets[0].condition else {
+        panic!("not at least")
+    };
+    assert!(
+        (limit - 0.2).abs() < 1e-15,
+        "200 ng/mL is 0.2 mg/L, got {limit}"
+    );
     assert_eq!(s.sampling.step, 1.0 / 24.0);
 }
 
@@ -254,7 +357,12 @@ fn every_statement_runs_in_the_engine() {
     assert_eq!(x.rows.len(), 11 * 5);
     assert_eq!(x.recommendations.len(), 2);
     // Rules act: the interrupted regimen gives less than the plain one.
-    let dose = |r: &str| x.rows.iter().find(|row| row.regimen == r && row.subgroup.is_none()).map(|row| row.total_dose);
+    let dose = |r: &str| {
+        x.rows
+            .iter()
+            .find(|row| row.regimen == r && row.subgroup.is_none())
+            .map(|row| row.total_dose)
+    };
     assert_eq!(dose("QD"), Some(5.0 * 28.0));
     assert!(dose("interrupt").expect("row") < 5.0 * 28.0);
     assert_eq!(dose("q3w"), Some(120.0));

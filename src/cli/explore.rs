@@ -8,9 +8,7 @@ use super::Failure;
 use crate::scenario::{lower, read_inputs, InputFile};
 use mido_compiler::diagnostic::{emit_to_stderr, Diagnostic};
 use mido_compiler::scenario::{compile_scenario, ScenarioError};
-use mido_runtime::explore::{
-    explore_with_progress, optimize, Exploration, SearchOutcome,
-};
+use mido_runtime::explore::{explore_with_progress, optimize, Exploration, SearchOutcome};
 use mido_runtime::model::Model;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -54,8 +52,9 @@ const FILES: [&str; 5] = [
 pub fn run(args: &Args) -> Result<(), Failure> {
     let started = Instant::now();
     let path = &args.scenario;
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read scenario file {}: {e}", path.display())))?;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Failure::Usage(format!("cannot read scenario file {}: {e}", path.display()))
+    })?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut model_file: Option<(PathBuf, String)> = None;
     let checked = compile_scenario(&source, |rel| {
@@ -64,11 +63,21 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             .map_err(|e| format!("{}: {e}", model_path.display()))?;
         let compiled = mido_compiler::compile_source(&text);
         if compiled.has_errors() {
-            emit_to_stderr(&compiled.diagnostics, &model_path.display().to_string(), &text);
+            emit_to_stderr(
+                &compiled.diagnostics,
+                &model_path.display().to_string(),
+                &text,
+            );
             let n = compiled.diagnostics.iter().filter(|d| d.is_error()).count();
-            return Err(format!("{} has {n} error{} (shown above)", model_path.display(), plural(n)));
+            return Err(format!(
+                "{} has {n} error{} (shown above)",
+                model_path.display(),
+                plural(n)
+            ));
         }
-        let model = compiled.model.ok_or_else(|| "the model did not compile".to_string())?;
+        let model = compiled
+            .model
+            .ok_or_else(|| "the model did not compile".to_string())?;
         model_file = Some((model_path, text));
         Ok(model)
     });
@@ -80,10 +89,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     else {
         return Err(Failure::Reported);
     };
-    let model = mido_compiler::lower_to_engine(model_ir, args.engine.into()).map_err(|e| match e {
-        mido_compiler::CompileError::Codegen(e) => Failure::Input(e.to_string()),
-        mido_compiler::CompileError::Diagnostics(_) => Failure::Reported,
-    })?;
+    let model =
+        mido_compiler::lower_to_engine(model_ir, args.engine.into()).map_err(|e| match e {
+            mido_compiler::CompileError::Codegen(e) => Failure::Input(e.to_string()),
+            mido_compiler::CompileError::Diagnostics(_) => Failure::Reported,
+        })?;
     let model = model.as_ref();
     let inputs = read_inputs(&scenario, model.info(), &base).map_err(|errors| {
         let diags: Vec<Diagnostic> = errors.iter().map(ScenarioError::diagnostic).collect();
@@ -138,7 +148,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let simulated_at = started.elapsed().as_secs_f64();
 
-    print!("{}", super::explore_report::report(&scenario.name, s, &exploration, &searches));
+    print!(
+        "{}",
+        super::explore_report::report(&scenario.name, s, &exploration, &searches)
+    );
     out.write("results.csv", |w| exploration.write_csv(w))?;
     out.write("results.json", |w| exploration.write_json(w))?;
     out.write("subjects.csv", |w| write_subjects(w, model, &exploration))?;
@@ -151,7 +164,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         seed: s.seed,
         threads: pool.current_num_threads(),
         args,
-        timings: (prepared_at, simulated_at - prepared_at, started.elapsed().as_secs_f64()),
+        timings: (
+            prepared_at,
+            simulated_at - prepared_at,
+            started.elapsed().as_secs_f64(),
+        ),
         subjects: s.populations.iter().map(|p| p.size).sum::<usize>() * s.variability.replicates,
         variability: s.variability,
     };
@@ -179,9 +196,10 @@ fn report(diagnostics: &[Diagnostic], path: &Path, source: &str) -> Failure {
 }
 
 fn default_out(scenario: &Path) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned());
+    let stem = scenario.file_stem().map_or_else(
+        || "scenario".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
     scenario
         .parent()
         .unwrap_or(Path::new("."))

@@ -68,7 +68,11 @@ fn row_cells(r: &ResultRow, label: String) -> Vec<String> {
         } else {
             String::new()
         };
-        cells.push(format!("{}{spread} {}", pct(t.fraction), if t.met { "met" } else { "not met" }));
+        cells.push(format!(
+            "{}{spread} {}",
+            pct(t.fraction),
+            if t.met { "met" } else { "not met" }
+        ));
     }
     cells.push(if r.meets_all_targets { "yes" } else { "no" }.to_string());
     cells
@@ -90,10 +94,19 @@ pub fn report(
         s.populations.len(),
         if s.populations.len() == 1 { "" } else { "s" },
         s.seed,
-        if reps > 1 { format!(", {reps} replicates") } else { String::new() }
+        if reps > 1 {
+            format!(", {reps} replicates")
+        } else {
+            String::new()
+        }
     );
     for p in &s.populations {
-        let _ = writeln!(out, "\npopulation {} ({} virtual subjects)", p.name, p.size * reps);
+        let _ = writeln!(
+            out,
+            "\npopulation {} ({} virtual subjects)",
+            p.name,
+            p.size * reps
+        );
         let mut header = vec!["regimen".to_string(), "total dose".to_string()];
         for m in &s.metrics {
             header.push(format!("{} median [5th–95th]", m.name));
@@ -113,7 +126,10 @@ pub fn report(
         table(&mut out, header, rows, "  ");
     }
     if !s.targets.is_empty() {
-        let _ = writeln!(out, "\nregimens meeting every target (recommended: the lowest mean total dose)");
+        let _ = writeln!(
+            out,
+            "\nregimens meeting every target (recommended: the lowest mean total dose)"
+        );
         for rec in &x.recommendations {
             match &rec.regimen {
                 Some(best) => {
@@ -135,9 +151,26 @@ pub fn report(
         let rows = x
             .overlap
             .iter()
-            .map(|o| vec![o.population.clone(), o.metric.clone(), format!("{} → {}", o.lower, o.upper), sig(o.share)])
+            .map(|o| {
+                vec![
+                    o.population.clone(),
+                    o.metric.clone(),
+                    format!("{} → {}", o.lower, o.upper),
+                    sig(o.share),
+                ]
+            })
             .collect();
-        table(&mut out, vec!["population".into(), "metric".into(), "dose levels".into(), "overlap".into()], rows, "  ");
+        table(
+            &mut out,
+            vec![
+                "population".into(),
+                "metric".into(),
+                "dose levels".into(),
+                "overlap".into(),
+            ],
+            rows,
+            "  ",
+        );
     }
     if !x.subgroup_ratios.is_empty() {
         let _ = writeln!(out, "\nsubgroup exposure ratios (geometric mean ratio to the reference, 90% CI, band 0.80–1.25)");
@@ -153,7 +186,9 @@ pub fn report(
                     format!("{} [{}–{}]", sig(g.gmr), sig(g.ci90.0), sig(g.ci90.1)),
                     if g.within_band { "within" } else { "outside" }.to_string(),
                     match g.dose_factor_range {
-                        Some((lo, hi)) => format!("×{} [{}–{}]", sig(g.dose_factor), sig(lo), sig(hi)),
+                        Some((lo, hi)) => {
+                            format!("×{} [{}–{}]", sig(g.dose_factor), sig(lo), sig(hi))
+                        }
                         None => format!("×{} [none]", sig(g.dose_factor)),
                     },
                 ]
@@ -161,10 +196,18 @@ pub fn report(
             .collect();
         table(
             &mut out,
-            ["regimen", "population", "metric", "subgroup", "GMR [90% CI]", "band", "dose factor [into band]"]
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
+            [
+                "regimen",
+                "population",
+                "metric",
+                "subgroup",
+                "GMR [90% CI]",
+                "band",
+                "dose factor [into band]",
+            ]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
             rows,
             "  ",
         );
@@ -181,15 +224,30 @@ pub fn report(
             .map(|p| {
                 vec![
                     sig(p.dose),
-                    format!("{}{}", pct(p.efficacy), if p.effective { " met" } else { "" }),
+                    format!(
+                        "{}{}",
+                        pct(p.efficacy),
+                        if p.effective { " met" } else { "" }
+                    ),
                     format!("{}{}", pct(p.safety), if p.safe { " met" } else { "" }),
                 ]
             })
             .collect();
-        table(&mut out, vec!["dose".into(), "efficacy".into(), "safety".into()], rows, "  ");
+        table(
+            &mut out,
+            vec!["dose".into(), "efficacy".into(), "safety".into()],
+            rows,
+            "  ",
+        );
         let _ = match outcome.dose {
-            Some(d) if outcome.effective => writeln!(out, "  recommended dose: {} (meets both targets)", sig(d)),
-            Some(d) => writeln!(out, "  recommended dose: {} (the highest safe dose; the efficacy target is not met)", sig(d)),
+            Some(d) if outcome.effective => {
+                writeln!(out, "  recommended dose: {} (meets both targets)", sig(d))
+            }
+            Some(d) => writeln!(
+                out,
+                "  recommended dose: {} (the highest safe dose; the efficacy target is not met)",
+                sig(d)
+            ),
             None => writeln!(out, "  no dose meets the safety target"),
         };
     }

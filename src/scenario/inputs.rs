@@ -80,11 +80,13 @@ pub fn read_inputs(
         match read(base, file) {
             Ok((text, input)) => {
                 match Dataset::parse(&text, &file.path, &DataSpec::from_info(info)) {
-                    Ok(data) if data.subjects.is_empty() => errors.push(ScenarioError::InvalidFile {
-                        path: file.path.clone(),
-                        span: file.span,
-                        reason: "the dataset has no subject".into(),
-                    }),
+                    Ok(data) if data.subjects.is_empty() => {
+                        errors.push(ScenarioError::InvalidFile {
+                            path: file.path.clone(),
+                            span: file.span,
+                            reason: "the dataset has no subject".into(),
+                        })
+                    }
                     Ok(data) => datasets.push((p.name.clone(), data, input)),
                     Err(e) => errors.push(ScenarioError::InvalidFile {
                         path: file.path.clone(),

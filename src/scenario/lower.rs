@@ -48,7 +48,9 @@ pub fn lower(checked: &s::Scenario, inputs: Inputs) -> Lowered {
                         .map(|(_, d, _)| d.clone());
                     let n = data.as_ref().map_or(0, |d| d.subjects.len());
                     (
-                        e::CovariateSource::Resample(data.unwrap_or_else(|| empty_dataset(&p.name))),
+                        e::CovariateSource::Resample(
+                            data.unwrap_or_else(|| empty_dataset(&p.name)),
+                        ),
                         p.size.unwrap_or(n),
                     )
                 }
@@ -161,7 +163,11 @@ fn subgroup(g: &s::Subgroup) -> e::Subgroup {
         .conditions
         .iter()
         .map(|c| match c {
-            s::Condition::Range { covariate, from, to } => e::Predicate::Range {
+            s::Condition::Range {
+                covariate,
+                from,
+                to,
+            } => e::Predicate::Range {
                 covariate: covariate.clone(),
                 from: *from,
                 to: *to,

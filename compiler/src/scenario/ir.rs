@@ -73,9 +73,18 @@ pub struct CovariateDraw {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Distribution {
     Fixed(f64),
-    Normal { mean: f64, sd: f64 },
-    LogNormal { median: f64, cv: f64 },
-    Uniform { lo: f64, hi: f64 },
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
+    LogNormal {
+        median: f64,
+        cv: f64,
+    },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
     /// Level names (as declared in the model; `true`/`false` for bool) and weights.
     Categorical(Vec<(String, f64)>),
 }
@@ -244,6 +253,10 @@ pub struct Search {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SearchSpace {
     /// Doses in the first phase's unit.
-    Continuous { lo: f64, hi: f64, tolerance: f64 },
+    Continuous {
+        lo: f64,
+        hi: f64,
+        tolerance: f64,
+    },
     Strengths(Vec<f64>),
 }

@@ -11,8 +11,15 @@ use crate::suggest::similar;
 use mido_grammar::ast::scenario::{MetricDecl, ScenarioFile, ScenarioItem, WindowDecl};
 use mido_grammar::ast::{BinaryOp, Expr, ExprKind, Unit};
 
-const KINDS: &[&str] = &["max", "min", "tmax", "trough", "auc", "cavg", "time", "value"];
-const WINDOWS: &[&str] = &["first interval", "last interval", "steady state", "whole course"];
+const KINDS: &[&str] = &[
+    "max", "min", "tmax", "trough", "auc", "cavg", "time", "value",
+];
+const WINDOWS: &[&str] = &[
+    "first interval",
+    "last interval",
+    "steady state",
+    "whole course",
+];
 
 /// What a metric's values are measured in, to read target thresholds.
 #[derive(Debug, Clone)]
@@ -57,7 +64,12 @@ impl Measure {
     }
 }
 
-pub(crate) fn check_all(cx: &mut Cx, file: &ScenarioFile, regimens: &[Regimen], settings: &Settings) -> Vec<Checked> {
+pub(crate) fn check_all(
+    cx: &mut Cx,
+    file: &ScenarioFile,
+    regimens: &[Regimen],
+    settings: &Settings,
+) -> Vec<Checked> {
     let decls: Vec<&MetricDecl> = file
         .items
         .iter()
@@ -67,11 +79,23 @@ pub(crate) fn check_all(cx: &mut Cx, file: &ScenarioFile, regimens: &[Regimen], 
         })
         .flatten()
         .collect();
-    duplicates(cx, "metric", decls.iter().map(|m| (m.name.text.as_str(), m.name.span)));
-    decls.into_iter().filter_map(|m| check_one(cx, m, regimens, settings)).collect()
+    duplicates(
+        cx,
+        "metric",
+        decls.iter().map(|m| (m.name.text.as_str(), m.name.span)),
+    );
+    decls
+        .into_iter()
+        .filter_map(|m| check_one(cx, m, regimens, settings))
+        .collect()
 }
 
-fn check_one(cx: &mut Cx, m: &MetricDecl, regimens: &[Regimen], settings: &Settings) -> Option<Checked> {
+fn check_one(
+    cx: &mut Cx,
+    m: &MetricDecl,
+    regimens: &[Regimen],
+    settings: &Settings,
+) -> Option<Checked> {
     let (kind, variable, measure) = kind(cx, &m.value)?;
     let window = match &m.window {
         WindowDecl::Words(a, b) => {
@@ -92,7 +116,8 @@ fn check_one(cx: &mut Cx, m: &MetricDecl, regimens: &[Regimen], settings: &Setti
             }
         }
         WindowDecl::Range(a, b) => {
-            let from = cx.ok(units::constant(a, "the window's start").and_then(|q| q.time(&cx.time)))?;
+            let from =
+                cx.ok(units::constant(a, "the window's start").and_then(|q| q.time(&cx.time)))?;
             let to = cx.ok(units::constant(b, "the window's end").and_then(|q| q.time(&cx.time)))?;
             if !(from >= 0.0 && to > from) {
                 cx.error(ScenarioError::UnknownWindow {
@@ -163,7 +188,10 @@ fn kind(cx: &mut Cx, e: &Expr) -> Option<(MetricKind, String, Measure)> {
         candidates,
     };
     let ExprKind::Call(f, args) = &e.kind else {
-        cx.error(bad("a metric is a function of a model variable, e.g. `max(cp)`", vec![]));
+        cx.error(bad(
+            "a metric is a function of a model variable, e.g. `max(cp)`",
+            vec![],
+        ));
         return None;
     };
     let var = |cx: &mut Cx, a: &Expr| -> Option<(String, Option<Unit>)> {
@@ -194,16 +222,24 @@ fn kind(cx: &mut Cx, e: &Expr) -> Option<(MetricKind, String, Measure)> {
         }
         ("time", [c]) => {
             let ExprKind::Binary(op, a, limit) = &c.kind else {
-                cx.error(bad("`time` takes a comparison: `time(cp > 2 [mg/L])`", vec![]));
+                cx.error(bad(
+                    "`time` takes a comparison: `time(cp > 2 [mg/L])`",
+                    vec![],
+                ));
                 return None;
             };
             let (v, unit) = var(cx, a)?;
-            let x = cx.ok(units::constant(limit, "a threshold").and_then(|q| q.convert_to(unit.as_ref(), "the variable is declared with this unit")))?;
+            let x = cx.ok(units::constant(limit, "a threshold").and_then(|q| {
+                q.convert_to(unit.as_ref(), "the variable is declared with this unit")
+            }))?;
             let kind = match op {
                 BinaryOp::Gt | BinaryOp::Ge => MetricKind::TimeAbove(x),
                 BinaryOp::Lt | BinaryOp::Le => MetricKind::TimeBelow(x),
                 _ => {
-                    cx.error(bad("`time` counts the time above (`>`) or below (`<`) a threshold", vec![]));
+                    cx.error(bad(
+                        "`time` counts the time above (`>`) or below (`<`) a threshold",
+                        vec![],
+                    ));
                     return None;
                 }
             };
@@ -211,16 +247,26 @@ fn kind(cx: &mut Cx, e: &Expr) -> Option<(MetricKind, String, Measure)> {
         }
         ("value", [a, t]) => {
             let (v, unit) = var(cx, a)?;
-            let dt = cx.ok(units::constant(t, "a time after the window's start").and_then(|q| q.time(&cx.time)))?;
+            let dt = cx.ok(units::constant(t, "a time after the window's start")
+                .and_then(|q| q.time(&cx.time)))?;
             if dt < 0.0 {
-                cx.error(bad("the time is counted from the window's start and cannot be negative", vec![]));
+                cx.error(bad(
+                    "the time is counted from the window's start and cannot be negative",
+                    vec![],
+                ));
                 return None;
             }
             Some((MetricKind::ValueAt(dt), v, Measure::Variable(unit)))
         }
         (name, _) if KINDS.contains(&name) => {
             let n = if matches!(name, "value") { 2 } else { 1 };
-            cx.error(bad(&format!("`{name}` takes {n} argument{}", if n == 1 { "" } else { "s" }), vec![]));
+            cx.error(bad(
+                &format!(
+                    "`{name}` takes {n} argument{}",
+                    if n == 1 { "" } else { "s" }
+                ),
+                vec![],
+            ));
             None
         }
         (name, _) => {

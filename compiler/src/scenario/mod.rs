@@ -143,7 +143,12 @@ pub fn check(
         return (None, cx.errors);
     }
     let Some(model_ref) = settings.model.clone() else {
-        cx.errors.insert(0, ScenarioError::MissingModel { span: file.name.span });
+        cx.errors.insert(
+            0,
+            ScenarioError::MissingModel {
+                span: file.name.span,
+            },
+        );
         return (None, cx.errors);
     };
     if !cx.errors.is_empty() {

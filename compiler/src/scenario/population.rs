@@ -2,12 +2,16 @@
 //! correlations, a dataset to resample, and subgroups.
 
 use super::error::ScenarioError;
-use super::ir::{Condition, CovariateDraw, CovariateSource, Distribution, FileRef, Population, Subgroup};
+use super::ir::{
+    Condition, CovariateDraw, CovariateSource, Distribution, FileRef, Population, Subgroup,
+};
 use super::units::{self, Quantity};
 use super::{duplicates, Cx};
 use crate::ir::Covariate;
 use crate::suggest::similar;
-use mido_grammar::ast::scenario::{NamedArg, PopulationDecl, PopulationEntry, ScenarioFile, ScenarioItem};
+use mido_grammar::ast::scenario::{
+    NamedArg, PopulationDecl, PopulationEntry, ScenarioFile, ScenarioItem,
+};
 use mido_grammar::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use mido_grammar::Span;
 use mido_runtime::model::CovariateKind;
@@ -29,7 +33,11 @@ pub(crate) fn check_all(cx: &mut Cx, file: &ScenarioFile) -> Vec<Checked> {
             _ => None,
         })
         .collect();
-    duplicates(cx, "population", decls.iter().map(|p| (p.name.text.as_str(), p.name.span)));
+    duplicates(
+        cx,
+        "population",
+        decls.iter().map(|p| (p.name.text.as_str(), p.name.span)),
+    );
     decls.into_iter().filter_map(|p| check_one(cx, p)).collect()
 }
 
@@ -62,7 +70,9 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
     // as such, not again as a missing covariate.
     let mut mentioned: Vec<String> = Vec::new();
     for entry in &p.entries {
-        if let PopulationEntry::Distribution { covariate, .. } | PopulationEntry::Fixed { covariate, .. } = entry {
+        if let PopulationEntry::Distribution { covariate, .. }
+        | PopulationEntry::Fixed { covariate, .. } = entry
+        {
             mentioned.push(covariate.text.to_ascii_lowercase());
         }
         match entry {
@@ -76,16 +86,18 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
                 if let Some(cov) = cx.covariate(&covariate.text, covariate.span) {
                     let d = distribution(cov, &dist.text, dist.span, args, *span);
                     let w = within.as_ref().map(|(a, b, wspan)| {
-                        let lo = units::constant(a, "a truncation bound")
-                            .and_then(|q| to_cov(&q, cov));
-                        let hi = units::constant(b, "a truncation bound")
-                            .and_then(|q| to_cov(&q, cov));
+                        let lo =
+                            units::constant(a, "a truncation bound").and_then(|q| to_cov(&q, cov));
+                        let hi =
+                            units::constant(b, "a truncation bound").and_then(|q| to_cov(&q, cov));
                         match (lo, hi) {
                             (Ok(lo), Ok(hi)) if lo < hi => Ok((lo, hi)),
                             (Ok(_), Ok(_)) => Err(ScenarioError::InvalidDistribution {
                                 covariate: cov.name.clone(),
                                 span: *wspan,
-                                reason: "the truncation range is empty (lower bound not below upper)".into(),
+                                reason:
+                                    "the truncation range is empty (lower bound not below upper)"
+                                        .into(),
                             }),
                             (Err(e), _) | (_, Err(e)) => Err(e),
                         }
@@ -106,7 +118,9 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
                     }
                 }
             }
-            PopulationEntry::Fixed { covariate, value, .. } => {
+            PopulationEntry::Fixed {
+                covariate, value, ..
+            } => {
                 if let Some(cov) = cx.covariate(&covariate.text, covariate.span) {
                     if let Some(d) = cx.ok(fixed(cov, value)) {
                         draws.push((
@@ -163,7 +177,11 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
             PopulationEntry::Error(_) => {}
         }
     }
-    duplicates(cx, "subgroup", subgroup_spans.iter().map(|(n, s)| (n.as_str(), *s)));
+    duplicates(
+        cx,
+        "subgroup",
+        subgroup_spans.iter().map(|(n, s)| (n.as_str(), *s)),
+    );
     duplicates(
         cx,
         "covariate distribution",
@@ -175,7 +193,8 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
                 cx.error(ScenarioError::InvalidDistribution {
                     covariate: draws[0].0.name.clone(),
                     span: *span,
-                    reason: "a population resampled from a dataset takes every covariate from it".into(),
+                    reason: "a population resampled from a dataset takes every covariate from it"
+                        .into(),
                 });
             }
             CovariateSource::Dataset(FileRef {
@@ -238,7 +257,13 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
 }
 
 fn to_cov(q: &Quantity, cov: &Covariate) -> Result<f64, ScenarioError> {
-    q.convert_to(cov.unit.as_ref(), &format!("covariate `{}` is declared in the model with this unit", cov.name))
+    q.convert_to(
+        cov.unit.as_ref(),
+        &format!(
+            "covariate `{}` is declared in the model with this unit",
+            cov.name
+        ),
+    )
 }
 
 /// The level names of a category or bool covariate; `None` for a real one.
@@ -266,14 +291,23 @@ fn level_of(cov: &Covariate, name: &str, span: Span) -> Result<String, ScenarioE
 /// `COV = value`.
 fn fixed(cov: &Covariate, value: &Expr) -> Result<Distribution, ScenarioError> {
     match (&value.kind, levels(cov)) {
-        (ExprKind::Name(n), Some(_)) => Ok(Distribution::Categorical(vec![(level_of(cov, n, value.span)?, 1.0)])),
-        (ExprKind::Bool(b), Some(_)) => Ok(Distribution::Categorical(vec![(level_of(cov, &b.to_string(), value.span)?, 1.0)])),
+        (ExprKind::Name(n), Some(_)) => Ok(Distribution::Categorical(vec![(
+            level_of(cov, n, value.span)?,
+            1.0,
+        )])),
+        (ExprKind::Bool(b), Some(_)) => Ok(Distribution::Categorical(vec![(
+            level_of(cov, &b.to_string(), value.span)?,
+            1.0,
+        )])),
         (_, Some(l)) => Err(ScenarioError::InvalidDistribution {
             covariate: cov.name.clone(),
             span: value.span,
             reason: format!("the value is one of its levels: {}", l.join(", ")),
         }),
-        (_, None) => Ok(Distribution::Fixed(to_cov(&units::constant(value, "a covariate value")?, cov)?)),
+        (_, None) => Ok(Distribution::Fixed(to_cov(
+            &units::constant(value, "a covariate value")?,
+            cov,
+        )?)),
     }
 }
 
@@ -292,16 +326,25 @@ fn distribution(
     };
     if dist == "categorical" {
         let Some(_) = levels(cov) else {
-            return Err(bad("`categorical` needs a category or bool covariate".into(), dist_span));
+            return Err(bad(
+                "`categorical` needs a category or bool covariate".into(),
+                dist_span,
+            ));
         };
         let mut out = Vec::new();
         for a in args {
             let Some(level) = &a.name else {
-                return Err(bad("each weight is named by its level: `female = 0.5`".into(), a.span));
+                return Err(bad(
+                    "each weight is named by its level: `female = 0.5`".into(),
+                    a.span,
+                ));
             };
             let w = units::plain(&a.value, "a weight")?;
             if !(w.is_finite() && w >= 0.0) {
-                return Err(bad(format!("the weight of `{}` is {w}; weights are ≥ 0", level.text), a.value.span));
+                return Err(bad(
+                    format!("the weight of `{}` is {w}; weights are ≥ 0", level.text),
+                    a.value.span,
+                ));
             }
             out.push((level_of(cov, &level.text, level.span)?, w));
         }
@@ -324,34 +367,59 @@ fn distribution(
     };
     if let Some(l) = levels(cov) {
         return Err(bad(
-            format!("a category or bool covariate takes `categorical(...)` over its levels ({})", l.join(", ")),
+            format!(
+                "a category or bool covariate takes `categorical(...)` over its levels ({})",
+                l.join(", ")
+            ),
             dist_span,
         ));
     }
     if args.len() != 2 {
-        return Err(bad(format!("`{dist}` takes {} and {}", names[0], names[1]), span));
+        return Err(bad(
+            format!("`{dist}` takes {} and {}", names[0], names[1]),
+            span,
+        ));
     }
     let mut values = [f64::NAN; 2];
     for (k, a) in args.iter().enumerate() {
         let slot = match &a.name {
             Some(n) => names.iter().position(|x| *x == n.text).ok_or_else(|| {
-                bad(format!("`{dist}` takes {} and {}, not `{}`", names[0], names[1], n.text), n.span)
+                bad(
+                    format!(
+                        "`{dist}` takes {} and {}, not `{}`",
+                        names[0], names[1], n.text
+                    ),
+                    n.span,
+                )
             })?,
             None => k,
         };
         let q = units::constant(&a.value, "a distribution parameter")?;
         // A coefficient of variation is a fraction without a unit.
-        values[slot] = if names[slot] == "cv" { units::plain(&a.value, "a cv")? } else { to_cov(&q, cov)? };
+        values[slot] = if names[slot] == "cv" {
+            units::plain(&a.value, "a cv")?
+        } else {
+            to_cov(&q, cov)?
+        };
     }
     if values.iter().any(|v| v.is_nan()) {
-        return Err(bad(format!("`{dist}` takes {} and {}", names[0], names[1]), span));
+        return Err(bad(
+            format!("`{dist}` takes {} and {}", names[0], names[1]),
+            span,
+        ));
     }
     let [a, b] = values;
     match dist {
         "normal" if b >= 0.0 => Ok(Distribution::Normal { mean: a, sd: b }),
-        "normal" => Err(bad(format!("the standard deviation is {b}; it must be ≥ 0"), span)),
+        "normal" => Err(bad(
+            format!("the standard deviation is {b}; it must be ≥ 0"),
+            span,
+        )),
         "lognormal" if a > 0.0 && b >= 0.0 => Ok(Distribution::LogNormal { median: a, cv: b }),
-        "lognormal" => Err(bad("a log-normal needs a median > 0 and a cv ≥ 0".into(), span)),
+        "lognormal" => Err(bad(
+            "a log-normal needs a median > 0 and a cv ≥ 0".into(),
+            span,
+        )),
         _ if a < b => Ok(Distribution::Uniform { lo: a, hi: b }),
         _ => Err(bad("a uniform needs lo < hi".into(), span)),
     }
@@ -393,7 +461,17 @@ fn conditions_of(cx: &mut Cx, e: &Expr, out: &mut Vec<Condition>) -> bool {
                 false
             }
         },
-        ExprKind::Binary(op, a, b) if matches!(op, BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne) => {
+        ExprKind::Binary(op, a, b)
+            if matches!(
+                op,
+                BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::Eq
+                    | BinaryOp::Ne
+            ) =>
+        {
             // The covariate on the left; `60 > CRCL` is `CRCL < 60`.
             let (name, value, op) = match (&a.kind, &b.kind) {
                 (ExprKind::Name(n), _) => (n, b.as_ref(), *op),
@@ -403,24 +481,37 @@ fn conditions_of(cx: &mut Cx, e: &Expr, out: &mut Vec<Condition>) -> bool {
                     return false;
                 }
             };
-            let Some(cov) = cx.covariate(name, e.span) else { return false };
+            let Some(cov) = cx.covariate(name, e.span) else {
+                return false;
+            };
             let covariate = cov.name.clone();
             if levels(cov).is_some() {
                 let level = match &value.kind {
                     ExprKind::Name(l) => l.clone(),
                     ExprKind::Bool(v) => v.to_string(),
                     _ => {
-                        cx.error(bad(&format!("`{covariate}` is compared with one of its levels")));
+                        cx.error(bad(&format!(
+                            "`{covariate}` is compared with one of its levels"
+                        )));
                         return false;
                     }
                 };
-                let Some(level) = cx.ok(level_of(cov, &level, value.span)) else { return false };
+                let Some(level) = cx.ok(level_of(cov, &level, value.span)) else {
+                    return false;
+                };
                 match op {
                     BinaryOp::Eq => out.push(Condition::Level { covariate, level }),
                     BinaryOp::Ne => {
-                        let others: Vec<String> = levels(cov).unwrap_or_default().into_iter().filter(|l| *l != level).collect();
+                        let others: Vec<String> = levels(cov)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter(|l| *l != level)
+                            .collect();
                         match others.as_slice() {
-                            [other] => out.push(Condition::Level { covariate, level: other.clone() }),
+                            [other] => out.push(Condition::Level {
+                                covariate,
+                                level: other.clone(),
+                            }),
                             _ => {
                                 cx.error(bad("`!=` on a category of more than two levels: name the level with `==`"));
                                 return false;
@@ -434,7 +525,9 @@ fn conditions_of(cx: &mut Cx, e: &Expr, out: &mut Vec<Condition>) -> bool {
                 }
                 return true;
             }
-            let Some(x) = cx.ok(units::constant(value, "a subgroup bound").and_then(|q| to_cov(&q, cov))) else {
+            let Some(x) =
+                cx.ok(units::constant(value, "a subgroup bound").and_then(|q| to_cov(&q, cov)))
+            else {
                 return false;
             };
             let (from, to) = match op {
@@ -444,11 +537,17 @@ fn conditions_of(cx: &mut Cx, e: &Expr, out: &mut Vec<Condition>) -> bool {
                 BinaryOp::Ge => (x, f64::INFINITY),
                 BinaryOp::Eq => (x, next_up(x)),
                 _ => {
-                    cx.error(bad("`!=` on a real covariate: use two subgroups with `<` and `>`"));
+                    cx.error(bad(
+                        "`!=` on a real covariate: use two subgroups with `<` and `>`",
+                    ));
                     return false;
                 }
             };
-            out.push(Condition::Range { covariate, from, to });
+            out.push(Condition::Range {
+                covariate,
+                from,
+                to,
+            });
             true
         }
         _ => {
@@ -466,7 +565,10 @@ fn bool_level(cx: &mut Cx, e: &Expr, name: &str, level: &str, out: &mut Vec<Cond
     if cov.kind != CovariateKind::Bool {
         cx.error(ScenarioError::InvalidSubgroup {
             span: e.span,
-            reason: format!("`{}` is not a bool covariate; compare it with a value", cov.name),
+            reason: format!(
+                "`{}` is not a bool covariate; compare it with a value",
+                cov.name
+            ),
         });
         return false;
     }

@@ -17,7 +17,9 @@ use super::units::{self, Dim, Quantity};
 use super::{duplicates, Cx};
 use crate::ir::State;
 use crate::suggest::similar;
-use mido_grammar::ast::scenario::{DoseClause, DoseStmt, RegimenDecl, RegimenEntry, ScenarioFile, ScenarioItem};
+use mido_grammar::ast::scenario::{
+    DoseClause, DoseStmt, RegimenDecl, RegimenEntry, ScenarioFile, ScenarioItem,
+};
 use mido_grammar::ast::{BinaryOp, Expr, ExprKind, Unit};
 use mido_grammar::Span;
 
@@ -42,8 +44,15 @@ pub(crate) fn check_all(cx: &mut Cx, file: &ScenarioFile, settings: &Settings) -
             _ => None,
         })
         .collect();
-    duplicates(cx, "regimen", decls.iter().map(|r| (r.name.text.as_str(), r.name.span)));
-    decls.into_iter().filter_map(|r| check_one(cx, r, settings)).collect()
+    duplicates(
+        cx,
+        "regimen",
+        decls.iter().map(|r| (r.name.text.as_str(), r.name.span)),
+    );
+    decls
+        .into_iter()
+        .filter_map(|r| check_one(cx, r, settings))
+        .collect()
 }
 
 /// A dose statement read, before its place on the timeline is known.
@@ -66,7 +75,12 @@ struct Defaults {
 
 enum Planned {
     Phase(Pending),
-    Cycle { length: f64, repeat: u32, phases: Vec<Pending>, span: Span },
+    Cycle {
+        length: f64,
+        repeat: u32,
+        phases: Vec<Pending>,
+        span: Span,
+    },
 }
 
 fn check_one(cx: &mut Cx, r: &RegimenDecl, settings: &Settings) -> Option<Checked> {
@@ -81,8 +95,14 @@ fn check_one(cx: &mut Cx, r: &RegimenDecl, settings: &Settings) -> Option<Checke
                     planned.push(Planned::Phase(p));
                 }
             }
-            RegimenEntry::Cycle { length, repeat, entries, span } => {
-                let length = cx.ok(units::constant(length, "the cycle length").and_then(|q| q.time(&cx.time)));
+            RegimenEntry::Cycle {
+                length,
+                repeat,
+                entries,
+                span,
+            } => {
+                let length = cx
+                    .ok(units::constant(length, "the cycle length").and_then(|q| q.time(&cx.time)));
                 let repeat = cx.ok(units::count(repeat, "the number of cycles", 1));
                 let mut phases = Vec::new();
                 for inner in entries {
@@ -98,7 +118,9 @@ fn check_one(cx: &mut Cx, r: &RegimenDecl, settings: &Settings) -> Option<Checke
                         }),
                         RegimenEntry::Rule { span, .. } => cx.error(ScenarioError::InvalidRule {
                             span: *span,
-                            reason: "a rule applies to the whole regimen: write it outside the cycle".into(),
+                            reason:
+                                "a rule applies to the whole regimen: write it outside the cycle"
+                                    .into(),
                         }),
                         RegimenEntry::Error(_) => {}
                     }
@@ -108,12 +130,14 @@ fn check_one(cx: &mut Cx, r: &RegimenDecl, settings: &Settings) -> Option<Checke
                         span: *span,
                         reason: "the cycle length must be positive".into(),
                     }),
-                    (Some(length), Some(repeat)) if !phases.is_empty() => planned.push(Planned::Cycle {
-                        length,
-                        repeat: repeat as u32,
-                        phases,
-                        span: *span,
-                    }),
+                    (Some(length), Some(repeat)) if !phases.is_empty() => {
+                        planned.push(Planned::Cycle {
+                            length,
+                            repeat: repeat as u32,
+                            phases,
+                            span: *span,
+                        })
+                    }
                     (Some(_), Some(_)) => cx.error(ScenarioError::InvalidCycle {
                         span: *span,
                         reason: "the cycle gives no dose".into(),
@@ -166,7 +190,12 @@ fn check_one(cx: &mut Cx, r: &RegimenDecl, settings: &Settings) -> Option<Checke
 }
 
 /// Reads one dose statement.
-fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bool) -> Option<Pending> {
+fn dose(
+    cx: &mut Cx,
+    d: &DoseStmt,
+    defaults: &mut Option<Defaults>,
+    in_cycle: bool,
+) -> Option<Pending> {
     let errors = cx.errors.len();
     let mut seen: Vec<(&'static str, Span)> = Vec::new();
     for c in &d.clauses {
@@ -187,7 +216,9 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
         return None;
     }
     let inherited = defaults.clone().filter(|_| d.then);
-    let time = |cx: &mut Cx, e: &Expr, what: &'static str| cx.ok(units::constant(e, what).and_then(|q| q.time(&cx.time)));
+    let time = |cx: &mut Cx, e: &Expr, what: &'static str| {
+        cx.ok(units::constant(e, what).and_then(|q| q.time(&cx.time)))
+    };
     let mut into = None;
     let mut interval = inherited.as_ref().and_then(|x| x.interval);
     let mut repeated = interval.is_some();
@@ -201,7 +232,10 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
             DoseClause::Into(n, _) => into = Some(n),
             DoseClause::Over(e, s) => match time(cx, e, "the infusion duration") {
                 Some(t) if t > 0.0 => infusion = Some(t),
-                Some(_) => cx.error(ScenarioError::InvalidSchedule { span: *s, reason: "an infusion lasts a positive time".into() }),
+                Some(_) => cx.error(ScenarioError::InvalidSchedule {
+                    span: *s,
+                    reason: "an infusion lasts a positive time".into(),
+                }),
                 None => {}
             },
             DoseClause::Every(e, s) => match time(cx, e, "the dosing interval") {
@@ -209,7 +243,10 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
                     interval = Some(t);
                     repeated = true;
                 }
-                Some(_) => cx.error(ScenarioError::InvalidSchedule { span: *s, reason: "the dosing interval must be positive".into() }),
+                Some(_) => cx.error(ScenarioError::InvalidSchedule {
+                    span: *s,
+                    reason: "the dosing interval must be positive".into(),
+                }),
                 None => {}
             },
             DoseClause::For(e, word, s) => {
@@ -217,15 +254,27 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
                 match q {
                     Some(Quantity { unit: Some(_), .. }) => {
                         if let Some(w) = word {
-                            cx.error(ScenarioError::InvalidSchedule { span: w.span, reason: "a duration is not followed by a word".into() });
+                            cx.error(ScenarioError::InvalidSchedule {
+                                span: w.span,
+                                reason: "a duration is not followed by a word".into(),
+                            });
                         }
                         if let Some(t) = q.as_ref().and_then(|q| cx.ok(q.time(&cx.time))) {
                             count = Some((Err(t), *s));
                         }
                     }
                     Some(Quantity { value, .. }) => {
-                        if let Some(w) = word.as_ref().filter(|w| w.text != "doses" && w.text != "dose") {
-                            cx.error(ScenarioError::InvalidSchedule { span: w.span, reason: format!("`for {value} {}`: a count of doses reads `for {value} doses`", w.text) });
+                        if let Some(w) = word
+                            .as_ref()
+                            .filter(|w| w.text != "doses" && w.text != "dose")
+                        {
+                            cx.error(ScenarioError::InvalidSchedule {
+                                span: w.span,
+                                reason: format!(
+                                    "`for {value} {}`: a count of doses reads `for {value} doses`",
+                                    w.text
+                                ),
+                            });
                         }
                         if value >= 1.0 && value.fract() == 0.0 && value <= u32::MAX as f64 {
                             count = Some((Ok(value as u32), *s));
@@ -238,11 +287,19 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
             }
             DoseClause::At(e, s) | DoseClause::From(e, s) => {
                 if in_cycle {
-                    cx.error(ScenarioError::InvalidCycle { span: *s, reason: "doses in a cycle follow each other from its start; `at` is not allowed".into() });
+                    cx.error(ScenarioError::InvalidCycle {
+                        span: *s,
+                        reason:
+                            "doses in a cycle follow each other from its start; `at` is not allowed"
+                                .into(),
+                    });
                 } else {
                     match time(cx, e, "the start time") {
                         Some(t) if t >= 0.0 => at = Some(t),
-                        Some(_) => cx.error(ScenarioError::InvalidSchedule { span: *s, reason: "a dose cannot start before time 0".into() }),
+                        Some(_) => cx.error(ScenarioError::InvalidSchedule {
+                            span: *s,
+                            reason: "a dose cannot start before time 0".into(),
+                        }),
                         None => {}
                     }
                 }
@@ -254,7 +311,10 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
         None => 1,
         Some((Ok(n), s)) => {
             if n > 1 && interval.is_none() && !every_given {
-                cx.error(ScenarioError::InvalidSchedule { span: s, reason: "several doses need an interval: add `every ...`".into() });
+                cx.error(ScenarioError::InvalidSchedule {
+                    span: s,
+                    reason: "several doses need an interval: add `every ...`".into(),
+                });
             }
             n
         }
@@ -262,7 +322,10 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
             Some(tau) => ((duration / tau) * (1.0 - 1e-12)).ceil().max(1.0) as u32,
             None if every_given => 1,
             None => {
-                cx.error(ScenarioError::InvalidSchedule { span: s, reason: "a duration needs an interval: add `every ...`".into() });
+                cx.error(ScenarioError::InvalidSchedule {
+                    span: s,
+                    reason: "a duration needs an interval: add `every ...`".into(),
+                });
                 1
             }
         },
@@ -280,7 +343,11 @@ fn dose(cx: &mut Cx, d: &DoseStmt, defaults: &mut Option<Defaults>, in_cycle: bo
     let amount = amount(cx, &d.amount, unit.as_ref());
     let amount = cx.ok(amount);
     if let Some(s) = state {
-        *defaults = Some(Defaults { into: s.name.clone(), interval, infusion });
+        *defaults = Some(Defaults {
+            into: s.name.clone(),
+            interval,
+            infusion,
+        });
     }
     if cx.errors.len() > errors {
         return None;
@@ -358,13 +425,21 @@ fn amount(cx: &mut Cx, e: &Expr, unit: Option<&Unit>) -> Result<Amount, Scenario
     match &e.kind {
         ExprKind::Number(..) | ExprKind::Unary(..) => {
             let q = units::constant(e, "a dose")?;
-            Ok(Amount::Fixed(positive(q.convert_to(unit, context)?, e.span)?))
+            Ok(Amount::Fixed(positive(
+                q.convert_to(unit, context)?,
+                e.span,
+            )?))
         }
         ExprKind::Binary(BinaryOp::Mul, a, b) => {
             let (q, name, cov_span) = match (&a.kind, &b.kind) {
                 (_, ExprKind::Name(n)) => (units::constant(a, "a dose per unit")?, n, b.span),
                 (ExprKind::Name(n), _) => (units::constant(b, "a dose per unit")?, n, a.span),
-                _ => return Err(ScenarioError::InvalidDoseAmount { span: e.span, reason: "a product is an amount per unit times a covariate".into() }),
+                _ => {
+                    return Err(ScenarioError::InvalidDoseAmount {
+                        span: e.span,
+                        reason: "a product is an amount per unit times a covariate".into(),
+                    })
+                }
             };
             let Some(cov) = cx.covariate(name, cov_span) else {
                 return Ok(Amount::Fixed(1.0));
@@ -385,17 +460,26 @@ fn amount(cx: &mut Cx, e: &Expr, unit: Option<&Unit>) -> Result<Amount, Scenario
                 }
                 _ => q.value,
             };
-            Ok(Amount::PerUnit { covariate: cov.name.clone(), per_unit: positive(per_unit, q.span)? })
+            Ok(Amount::PerUnit {
+                covariate: cov.name.clone(),
+                per_unit: positive(per_unit, q.span)?,
+            })
         }
         ExprKind::If(..) => bands(cx, e, unit),
-        _ => Err(ScenarioError::InvalidDoseAmount { span: e.span, reason: "not an amount".into() }),
+        _ => Err(ScenarioError::InvalidDoseAmount {
+            span: e.span,
+            reason: "not an amount".into(),
+        }),
     }
 }
 
 /// `if WT < 60 [kg] then 5 [mg] else if WT < 90 [kg] then 7.5 [mg] else 10 [mg]`
 /// (or the same with `>=` from the top band down) → bands.
 fn bands(cx: &mut Cx, e: &Expr, unit: Option<&Unit>) -> Result<Amount, ScenarioError> {
-    let bad = |span: Span, reason: &str| ScenarioError::InvalidDoseAmount { span, reason: reason.into() };
+    let bad = |span: Span, reason: &str| ScenarioError::InvalidDoseAmount {
+        span,
+        reason: reason.into(),
+    };
     let mut covariate: Option<String> = None;
     let mut arms: Vec<(f64, bool, f64)> = Vec::new(); // (threshold, below, amount)
     let mut rest = e;
@@ -404,7 +488,10 @@ fn bands(cx: &mut Cx, e: &Expr, unit: Option<&Unit>) -> Result<Amount, ScenarioE
             return Err(bad(c.span, "a band is a covariate compared with a value"));
         };
         let ExprKind::Name(name) = &a.kind else {
-            return Err(bad(c.span, "a band compares a covariate (on the left) with a value"));
+            return Err(bad(
+                c.span,
+                "a band compares a covariate (on the left) with a value",
+            ));
         };
         let Some(cov) = cx.covariate(name, a.span) else {
             return Ok(Amount::Fixed(1.0));
@@ -413,7 +500,10 @@ fn bands(cx: &mut Cx, e: &Expr, unit: Option<&Unit>) -> Result<Amount, ScenarioE
             return Err(bad(c.span, "every band compares the same covariate"));
         }
         covariate = Some(cov.name.clone());
-        let x = units::constant(b, "a band limit")?.convert_to(cov.unit.as_ref(), "the covariate is declared with this unit")?;
+        let x = units::constant(b, "a band limit")?.convert_to(
+            cov.unit.as_ref(),
+            "the covariate is declared with this unit",
+        )?;
         let (threshold, below) = match op {
             BinaryOp::Lt => (x, true),
             BinaryOp::Le => (next_up(x), true),
@@ -450,9 +540,15 @@ fn bands(cx: &mut Cx, e: &Expr, unit: Option<&Unit>) -> Result<Amount, ScenarioE
         }
     }
     if out.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(bad(e.span, "the band limits must go up (with `<`) or down (with `>=`) strictly"));
+        return Err(bad(
+            e.span,
+            "the band limits must go up (with `<`) or down (with `>=`) strictly",
+        ));
     }
-    Ok(Amount::Bands { covariate: covariate.unwrap_or_default(), bands: out })
+    Ok(Amount::Bands {
+        covariate: covariate.unwrap_or_default(),
+        bands: out,
+    })
 }
 
 fn next_up(x: f64) -> f64 {
@@ -468,12 +564,24 @@ fn next_up(x: f64) -> f64 {
 }
 
 fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option<Rule> {
-    let RegimenEntry::Rule { condition, action, by, span } = e else {
+    let RegimenEntry::Rule {
+        condition,
+        action,
+        by,
+        span,
+    } = e
+    else {
         return None;
     };
-    let bad = |span: Span, reason: &str| ScenarioError::InvalidRule { span, reason: reason.into() };
+    let bad = |span: Span, reason: &str| ScenarioError::InvalidRule {
+        span,
+        reason: reason.into(),
+    };
     let ExprKind::Binary(op, lhs, limit) = &condition.kind else {
-        cx.error(bad(condition.span, "the condition compares a variable's trough with a limit"));
+        cx.error(bad(
+            condition.span,
+            "the condition compares a variable's trough with a limit",
+        ));
         return None;
     };
     let above = match op {
@@ -485,18 +593,28 @@ fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option
         }
     };
     let variable = match &lhs.kind {
-        ExprKind::Call(v, args) if args.len() == 1 && matches!(&args[0].kind, ExprKind::Name(t) if t == "trough") => v,
+        ExprKind::Call(v, args)
+            if args.len() == 1 && matches!(&args[0].kind, ExprKind::Name(t) if t == "trough") =>
+        {
+            v
+        }
         _ => {
-            cx.error(bad(lhs.span, "the rule looks at the value just before each dose: write `cp(trough)`"));
+            cx.error(bad(
+                lhs.span,
+                "the rule looks at the value just before each dose: write `cp(trough)`",
+            ));
             return None;
         }
     };
     let unit = cx.variable(&variable.text, variable.span)?;
-    let limit = cx.ok(units::constant(limit, "the limit").and_then(|q| q.convert_to(unit, "the variable is declared with this unit")))?;
+    let limit = cx.ok(units::constant(limit, "the limit")
+        .and_then(|q| q.convert_to(unit, "the variable is declared with this unit")))?;
     let action = match (action.text.as_str(), by) {
         ("skip", None) => RuleAction::Skip,
         ("reduce", Some(step)) => {
-            let q = cx.ok(units::constant(step, "the reduction").and_then(|q| q.convert_to(dose_unit, "the dose compartment is declared with this unit")))?;
+            let q = cx.ok(units::constant(step, "the reduction").and_then(|q| {
+                q.convert_to(dose_unit, "the dose compartment is declared with this unit")
+            }))?;
             if !(q > 0.0 && q.is_finite()) {
                 cx.error(bad(step.span, "a reduction step is a positive amount"));
                 return None;
@@ -506,7 +624,10 @@ fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option
         ("scale", Some(f)) => {
             let x = cx.ok(units::plain(f, "the factor"))?;
             if !(0.0..1.0).contains(&x) {
-                cx.error(bad(f.span, "a scaling factor lowers the dose: it is in [0, 1)"));
+                cx.error(bad(
+                    f.span,
+                    "a scaling factor lowers the dose: it is in [0, 1)",
+                ));
                 return None;
             }
             RuleAction::ScaleBy(x)
@@ -516,12 +637,16 @@ fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option
             return None;
         }
         ("reduce" | "scale", None) => {
-            cx.error(bad(action.span, &format!("`{}` needs `by`: `{} by ...`", action.text, action.text)));
+            cx.error(bad(
+                action.span,
+                &format!("`{}` needs `by`: `{} by ...`", action.text, action.text),
+            ));
             return None;
         }
         (other, _) => {
             let candidates = similar(other, ["skip", "reduce", "scale"]);
-            let mut reason = format!("unknown action `{other}` (skip, reduce by AMOUNT, scale by FACTOR)");
+            let mut reason =
+                format!("unknown action `{other}` (skip, reduce by AMOUNT, scale by FACTOR)");
             if let Some(c) = candidates.first() {
                 reason.push_str(&format!("; did you mean `{c}`?"));
             }
@@ -530,7 +655,12 @@ fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option
         }
     };
     let _ = span;
-    Some(Rule { variable: variable.text.clone(), above, limit, action })
+    Some(Rule {
+        variable: variable.text.clone(),
+        above,
+        limit,
+        action,
+    })
 }
 
 struct Timeline {
@@ -544,7 +674,7 @@ struct Timeline {
 /// Places the phases one after the other (see the module documentation).
 fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<Timeline> {
     let mut blocks: Vec<(Block, f64, Span)> = Vec::new(); // block, start, span
-    // A single dose waiting for the next block to fix its interval.
+                                                          // A single dose waiting for the next block to fix its interval.
     let mut open_single: Option<(usize, f64)> = None; // index in blocks, dose time
     let mut cursor = 0.0;
     let mut first_interval = None;
@@ -559,7 +689,10 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
         let start = match (at, open_single.take()) {
             (Some(t), Some((i, t0))) => {
                 if t <= t0 {
-                    cx.error(ScenarioError::InvalidSchedule { span, reason: format!("starts at {t}, not after the dose before it (at {t0})") });
+                    cx.error(ScenarioError::InvalidSchedule {
+                        span,
+                        reason: format!("starts at {t}, not after the dose before it (at {t0})"),
+                    });
                     return None;
                 }
                 set_single_interval(&mut blocks[i].0, t - t0);
@@ -569,7 +702,10 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                 let tau = match &p {
                     Planned::Phase(x) if x.repeated => x.phase.interval,
                     _ => {
-                        cx.error(ScenarioError::InvalidSchedule { span, reason: "after a single dose, say when this starts with `at`".into() });
+                        cx.error(ScenarioError::InvalidSchedule {
+                            span,
+                            reason: "after a single dose, say when this starts with `at`".into(),
+                        });
                         return None;
                     }
                 };
@@ -578,16 +714,32 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
             }
             (Some(t), None) => {
                 if k > 0 && t < cursor * (1.0 - 1e-12) {
-                    cx.error(ScenarioError::InvalidSchedule { span, reason: format!("starts at {t}, before the doses before it end (at {cursor})") });
+                    cx.error(ScenarioError::InvalidSchedule {
+                        span,
+                        reason: format!(
+                            "starts at {t}, before the doses before it end (at {cursor})"
+                        ),
+                    });
                     return None;
                 }
                 if k > 0 && t > cursor * (1.0 + 1e-12) {
                     // A pause: the previous phase becomes a cycle of one repeat.
-                    let Some((last, last_start, last_span)) = blocks.pop() else { return None };
+                    let (last, last_start, last_span) = blocks.pop()?;
                     match last {
-                        Block::Phase(ph) => blocks.push((Block::Cycle { length: t - last_start, repeat: 1, phases: vec![ph] }, last_start, last_span)),
+                        Block::Phase(ph) => blocks.push((
+                            Block::Cycle {
+                                length: t - last_start,
+                                repeat: 1,
+                                phases: vec![ph],
+                            },
+                            last_start,
+                            last_span,
+                        )),
                         Block::Cycle { .. } => {
-                            cx.error(ScenarioError::InvalidSchedule { span, reason: "a pause after a cycle: lengthen the cycle instead".into() });
+                            cx.error(ScenarioError::InvalidSchedule {
+                                span,
+                                reason: "a pause after a cycle: lengthen the cycle instead".into(),
+                            });
                             return None;
                         }
                     }
@@ -605,19 +757,30 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                     if k == 0 {
                         first_interval = Some((start, start + tau));
                     }
-                    last_interval = Some((start + f64::from(x.phase.doses - 1) * tau, start + f64::from(x.phase.doses) * tau));
+                    last_interval = Some((
+                        start + f64::from(x.phase.doses - 1) * tau,
+                        start + f64::from(x.phase.doses) * tau,
+                    ));
                     cursor = start + f64::from(x.phase.doses) * tau;
                 }
                 blocks.push((Block::Phase(x.phase), start, x.span));
             }
-            Planned::Cycle { length, repeat, mut phases, span } => {
+            Planned::Cycle {
+                length,
+                repeat,
+                mut phases,
+                span,
+            } => {
                 // A single dose inside a cycle lasts until the next dose of
                 // the cycle, or to the cycle's end.
                 let mut t = 0.0;
                 let m = phases.len();
                 for j in 0..m {
                     if !phases[j].repeated {
-                        let next = phases.get(j + 1).filter(|q| q.repeated).map(|q| q.phase.interval);
+                        let next = phases
+                            .get(j + 1)
+                            .filter(|q| q.repeated)
+                            .map(|q| q.phase.interval);
                         let tau = match next {
                             Some(tau) => tau,
                             None if j + 1 == m => length - t,
@@ -630,8 +793,17 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                     }
                     t += f64::from(phases[j].phase.doses) * phases[j].phase.interval;
                 }
-                if t > length * (1.0 + 1e-12) || phases.iter().any(|q| !(q.phase.interval > 0.0)) {
-                    cx.error(ScenarioError::InvalidCycle { span, reason: format!("its doses take {t} but the cycle lasts {length} (model time units)") });
+                if t > length * (1.0 + 1e-12)
+                    || phases
+                        .iter()
+                        .any(|q| q.phase.interval.is_nan() || q.phase.interval <= 0.0)
+                {
+                    cx.error(ScenarioError::InvalidCycle {
+                        span,
+                        reason: format!(
+                            "its doses take {t} but the cycle lasts {length} (model time units)"
+                        ),
+                    });
                     return None;
                 }
                 let first = &phases[0].phase;
@@ -639,11 +811,26 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                     first_interval = Some((start, start + first.interval));
                 }
                 let last_cycle = start + f64::from(repeat - 1) * length;
-                let last_phase_start = last_cycle + phases[..m - 1].iter().map(|q| f64::from(q.phase.doses) * q.phase.interval).sum::<f64>();
+                let last_phase_start = last_cycle
+                    + phases[..m - 1]
+                        .iter()
+                        .map(|q| f64::from(q.phase.doses) * q.phase.interval)
+                        .sum::<f64>();
                 let lp = &phases[m - 1].phase;
-                last_interval = Some((last_phase_start + f64::from(lp.doses - 1) * lp.interval, last_phase_start + f64::from(lp.doses) * lp.interval));
+                last_interval = Some((
+                    last_phase_start + f64::from(lp.doses - 1) * lp.interval,
+                    last_phase_start + f64::from(lp.doses) * lp.interval,
+                ));
                 cursor = start + f64::from(repeat) * length;
-                blocks.push((Block::Cycle { length, repeat, phases: phases.into_iter().map(|q| q.phase).collect() }, start, span));
+                blocks.push((
+                    Block::Cycle {
+                        length,
+                        repeat,
+                        phases: phases.into_iter().map(|q| q.phase).collect(),
+                    },
+                    start,
+                    span,
+                ));
             }
         }
         let _ = n;

@@ -208,9 +208,10 @@ pub(crate) fn check(cx: &mut Cx, file: &ScenarioFile) -> Settings {
         }
     }
     if let Some((n, s)) = replicates_from_uncertainty {
-        let explicit = file.items.iter().any(|i| {
-            matches!(i, ScenarioItem::Setting(r) if r.name.text == "replicates")
-        });
+        let explicit = file
+            .items
+            .iter()
+            .any(|i| matches!(i, ScenarioItem::Setting(r) if r.name.text == "replicates"));
         if explicit && out.replicates != n {
             cx.error(invalid(
                 s,

@@ -10,11 +10,18 @@ use super::regimen::Checked as Regimen;
 use super::units::{self, Quantity};
 use super::{duplicates, Cx};
 use crate::suggest::similar;
-use mido_grammar::ast::scenario::{OptimizeDecl, ScenarioFile, ScenarioItem, SettingValue, TargetDecl};
+use mido_grammar::ast::scenario::{
+    OptimizeDecl, ScenarioFile, ScenarioItem, SettingValue, TargetDecl,
+};
 use mido_grammar::ast::{BinaryOp, Expr, ExprKind};
 use mido_grammar::Span;
 
-fn unknown<'a>(kind: &'static str, name: &str, span: Span, known: impl IntoIterator<Item = &'a str>) -> ScenarioError {
+fn unknown<'a>(
+    kind: &'static str,
+    name: &str,
+    span: Span,
+    known: impl IntoIterator<Item = &'a str>,
+) -> ScenarioError {
     ScenarioError::UnknownReference {
         kind,
         name: name.to_string(),
@@ -34,10 +41,14 @@ pub(crate) fn check_targets(cx: &mut Cx, file: &ScenarioFile, metrics: &[Metric]
         .flatten()
         .collect();
     let name_of = |t: &TargetDecl| t.name.as_ref().unwrap_or(&t.kind).clone();
-    duplicates(cx, "target", decls.iter().map(|t| {
-        let n = t.name.as_ref().unwrap_or(&t.kind);
-        (n.text.as_str(), n.span)
-    }));
+    duplicates(
+        cx,
+        "target",
+        decls.iter().map(|t| {
+            let n = t.name.as_ref().unwrap_or(&t.kind);
+            (n.text.as_str(), n.span)
+        }),
+    );
     let mut out = Vec::new();
     for t in decls {
         let kind = match t.kind.text.as_str() {
@@ -54,7 +65,8 @@ pub(crate) fn check_targets(cx: &mut Cx, file: &ScenarioFile, metrics: &[Metric]
         };
         let condition = condition(cx, &t.condition, metrics);
         let fraction = fraction(cx, t);
-        if let (Some(kind), Some((metric, condition)), Some(fraction)) = (kind, condition, fraction) {
+        if let (Some(kind), Some((metric, condition)), Some(fraction)) = (kind, condition, fraction)
+        {
             out.push(Target {
                 name: name_of(t).text,
                 kind,
@@ -73,12 +85,17 @@ fn fraction(cx: &mut Cx, t: &TargetDecl) -> Option<f64> {
     if f > 0.0 && f <= 1.0 {
         return Some(f);
     }
-    let hint = (!t.percent && x > 1.0 && x <= 100.0).then(|| format!("a share is written `{x}%` or as a fraction `{}`", x / 100.0));
+    let hint = (!t.percent && x > 1.0 && x <= 100.0)
+        .then(|| format!("a share is written `{x}%` or as a fraction `{}`", x / 100.0));
     cx.error(ScenarioError::ImpossibleTarget {
         span: t.fraction.span,
         reason: format!(
             "the required share of subjects is {}; it must be more than 0 and at most 100%",
-            if t.percent { format!("{x}%") } else { format!("{x}") }
+            if t.percent {
+                format!("{x}%")
+            } else {
+                format!("{x}")
+            }
         ),
         hint,
     });
@@ -87,7 +104,10 @@ fn fraction(cx: &mut Cx, t: &TargetDecl) -> Option<f64> {
 
 /// `m >= x`, `m <= x` (either side), or both joined by `and`.
 fn condition(cx: &mut Cx, e: &Expr, metrics: &[Metric]) -> Option<(String, TargetCondition)> {
-    let bad = |span: Span, reason: &str| ScenarioError::InvalidTarget { span, reason: reason.into() };
+    let bad = |span: Span, reason: &str| ScenarioError::InvalidTarget {
+        span,
+        reason: reason.into(),
+    };
     if let ExprKind::Binary(BinaryOp::And, a, b) = &e.kind {
         let (ma, ca) = condition(cx, a, metrics)?;
         let (mb, cb) = condition(cx, b, metrics)?;
@@ -96,9 +116,13 @@ fn condition(cx: &mut Cx, e: &Expr, metrics: &[Metric]) -> Option<(String, Targe
             return None;
         }
         let (lo, hi) = match (ca, cb) {
-            (TargetCondition::AtLeast(lo), TargetCondition::AtMost(hi)) | (TargetCondition::AtMost(hi), TargetCondition::AtLeast(lo)) => (lo, hi),
+            (TargetCondition::AtLeast(lo), TargetCondition::AtMost(hi))
+            | (TargetCondition::AtMost(hi), TargetCondition::AtLeast(lo)) => (lo, hi),
             _ => {
-                cx.error(bad(e.span, "a range is one lower (`>=`) and one upper (`<=`) bound"));
+                cx.error(bad(
+                    e.span,
+                    "a range is one lower (`>=`) and one upper (`<=`) bound",
+                ));
                 return None;
             }
         };
@@ -131,13 +155,22 @@ fn condition(cx: &mut Cx, e: &Expr, metrics: &[Metric]) -> Option<(String, Targe
         }
     };
     let Some(metric) = metrics.iter().find(|m| m.checked.name == *name) else {
-        cx.error(unknown("metric", name, name_span, metrics.iter().map(|m| m.checked.name.as_str())));
+        cx.error(unknown(
+            "metric",
+            name,
+            name_span,
+            metrics.iter().map(|m| m.checked.name.as_str()),
+        ));
         return None;
     };
     let q: Quantity = cx.ok(units::constant(value, "a target's limit"))?;
     let x = cx.ok(metric.measure.convert(&q, &cx.time))?;
     if !x.is_finite() {
-        cx.error(ScenarioError::ImpossibleTarget { span: value.span, reason: "the limit is not a finite number".into(), hint: None });
+        cx.error(ScenarioError::ImpossibleTarget {
+            span: value.span,
+            reason: "the limit is not a finite number".into(),
+            hint: None,
+        });
         return None;
     }
     if matches!(metric.measure, Measure::Time) && !at_least && x < 0.0 {
@@ -148,25 +181,56 @@ fn condition(cx: &mut Cx, e: &Expr, metrics: &[Metric]) -> Option<(String, Targe
         });
         return None;
     }
-    let c = if at_least { TargetCondition::AtLeast(x) } else { TargetCondition::AtMost(x) };
+    let c = if at_least {
+        TargetCondition::AtLeast(x)
+    } else {
+        TargetCondition::AtMost(x)
+    };
     Some((name.clone(), c))
 }
 
-pub(crate) fn check_comparisons(cx: &mut Cx, file: &ScenarioFile, metrics: &[Metric], populations: &[Population]) -> Vec<Comparison> {
+pub(crate) fn check_comparisons(
+    cx: &mut Cx,
+    file: &ScenarioFile,
+    metrics: &[Metric],
+    populations: &[Population],
+) -> Vec<Comparison> {
     let mut out = Vec::new();
     for item in &file.items {
-        let ScenarioItem::Compare { metric, reference, .. } = item else { continue };
+        let ScenarioItem::Compare {
+            metric, reference, ..
+        } = item
+        else {
+            continue;
+        };
         let m = metrics.iter().any(|m| m.checked.name == metric.text);
         if !m {
-            cx.error(unknown("metric", &metric.text, metric.span, metrics.iter().map(|m| m.checked.name.as_str())));
+            cx.error(unknown(
+                "metric",
+                &metric.text,
+                metric.span,
+                metrics.iter().map(|m| m.checked.name.as_str()),
+            ));
         }
-        let subgroups = populations.iter().flat_map(|p| p.subgroups.iter().map(|(n, _)| n.as_str()));
-        let r = populations.iter().any(|p| p.subgroups.iter().any(|(n, _)| *n == reference.text));
+        let subgroups = populations
+            .iter()
+            .flat_map(|p| p.subgroups.iter().map(|(n, _)| n.as_str()));
+        let r = populations
+            .iter()
+            .any(|p| p.subgroups.iter().any(|(n, _)| *n == reference.text));
         if !r {
-            cx.error(unknown("subgroup", &reference.text, reference.span, subgroups));
+            cx.error(unknown(
+                "subgroup",
+                &reference.text,
+                reference.span,
+                subgroups,
+            ));
         }
         if m && r {
-            out.push(Comparison { metric: metric.text.clone(), reference: reference.text.clone() });
+            out.push(Comparison {
+                metric: metric.text.clone(),
+                reference: reference.text.clone(),
+            });
         }
     }
     out
@@ -175,7 +239,10 @@ pub(crate) fn check_comparisons(cx: &mut Cx, file: &ScenarioFile, metrics: &[Met
 fn text(v: &SettingValue) -> Option<(&str, Span)> {
     match v {
         SettingValue::Str(s) => Some((&s.value, s.span)),
-        SettingValue::Expr(Expr { kind: ExprKind::Name(n), span }) => Some((n, *span)),
+        SettingValue::Expr(Expr {
+            kind: ExprKind::Name(n),
+            span,
+        }) => Some((n, *span)),
         _ => None,
     }
 }
@@ -213,7 +280,13 @@ fn search(
     targets: &[Target],
 ) -> Option<Search> {
     let bad = |span: Span, reason: String| ScenarioError::InvalidSearch { span, reason };
-    duplicates(cx, "setting", o.settings.iter().map(|s| (s.name.text.as_str(), s.name.span)));
+    duplicates(
+        cx,
+        "setting",
+        o.settings
+            .iter()
+            .map(|s| (s.name.text.as_str(), s.name.span)),
+    );
     let mut regimen = None;
     let mut population = None;
     let mut efficacy = None;
@@ -230,20 +303,34 @@ fn search(
             "regimen" => match one.and_then(text) {
                 Some((n, span)) => match regimens.iter().find(|r| r.checked.name == n) {
                     Some(r) => regimen = Some(r),
-                    None => cx.error(unknown("regimen", n, span, regimens.iter().map(|r| r.checked.name.as_str()))),
+                    None => cx.error(unknown(
+                        "regimen",
+                        n,
+                        span,
+                        regimens.iter().map(|r| r.checked.name.as_str()),
+                    )),
                 },
                 None => cx.error(bad(s.span, "`regimen = \"name\"`".into())),
             },
             "population" => match one.and_then(text) {
                 Some((n, span)) => match populations.iter().find(|p| p.checked.name == n) {
                     Some(p) => population = Some(p.checked.name.clone()),
-                    None => cx.error(unknown("population", n, span, populations.iter().map(|p| p.checked.name.as_str()))),
+                    None => cx.error(unknown(
+                        "population",
+                        n,
+                        span,
+                        populations.iter().map(|p| p.checked.name.as_str()),
+                    )),
                 },
                 None => cx.error(bad(s.span, "`population = name`".into())),
             },
             which @ ("efficacy" | "safety") => match one.and_then(text) {
                 Some((n, span)) => {
-                    let kind = if which == "efficacy" { TargetKind::Efficacy } else { TargetKind::Safety };
+                    let kind = if which == "efficacy" {
+                        TargetKind::Efficacy
+                    } else {
+                        TargetKind::Safety
+                    };
                     match targets.iter().find(|t| t.name == n) {
                         Some(t) if t.kind == kind => {
                             if which == "efficacy" {
@@ -252,8 +339,18 @@ fn search(
                                 safety = Some(n.to_string());
                             }
                         }
-                        Some(_) => cx.error(bad(span, format!("target `{n}` is not a {which} target"))),
-                        None => cx.error(unknown("target", n, span, targets.iter().filter(|t| t.kind == kind).map(|t| t.name.as_str()))),
+                        Some(_) => {
+                            cx.error(bad(span, format!("target `{n}` is not a {which} target")))
+                        }
+                        None => cx.error(unknown(
+                            "target",
+                            n,
+                            span,
+                            targets
+                                .iter()
+                                .filter(|t| t.kind == kind)
+                                .map(|t| t.name.as_str()),
+                        )),
                     }
                 }
                 None => cx.error(bad(s.span, format!("`{which} = target_name`"))),
@@ -277,7 +374,10 @@ fn search(
                                 qs.push(q);
                             }
                         }
-                        _ => cx.error(bad(v.span(), "strengths are amounts: `strengths = 2.5 [mg], 5 [mg]`".into())),
+                        _ => cx.error(bad(
+                            v.span(),
+                            "strengths are amounts: `strengths = 2.5 [mg], 5 [mg]`".into(),
+                        )),
                     }
                 }
                 space = Some((qs, false, s.span));
@@ -285,7 +385,10 @@ fn search(
             "tolerance" => match one {
                 Some(SettingValue::Expr(e)) => match cx.ok(units::plain(e, "the tolerance")) {
                     Some(t) if t > 0.0 && t < 1.0 => tolerance = t,
-                    Some(_) => cx.error(bad(e.span, "the tolerance is a relative width in (0, 1)".into())),
+                    Some(_) => cx.error(bad(
+                        e.span,
+                        "the tolerance is a relative width in (0, 1)".into(),
+                    )),
                     None => {}
                 },
                 _ => cx.error(bad(s.span, "`tolerance = 0.01`".into())),
@@ -293,7 +396,18 @@ fn search(
             other => cx.error(ScenarioError::UnknownSetting {
                 name: other.to_string(),
                 span: s.name.span,
-                candidates: similar(other, ["regimen", "population", "efficacy", "safety", "doses", "strengths", "tolerance"]),
+                candidates: similar(
+                    other,
+                    [
+                        "regimen",
+                        "population",
+                        "efficacy",
+                        "safety",
+                        "doses",
+                        "strengths",
+                        "tolerance",
+                    ],
+                ),
             }),
         }
     }
@@ -328,7 +442,12 @@ fn search(
     let unit = regimen.first_unit.as_ref();
     let doses: Vec<f64> = qs
         .iter()
-        .filter_map(|q| cx.ok(q.convert_to(unit, "the regimen's first dose goes into a compartment with this unit")))
+        .filter_map(|q| {
+            cx.ok(q.convert_to(
+                unit,
+                "the regimen's first dose goes into a compartment with this unit",
+            ))
+        })
         .collect();
     if doses.len() != qs.len() {
         return None;
@@ -339,15 +458,25 @@ fn search(
     }
     let space = if continuous {
         if doses[0] >= doses[1] {
-            cx.error(bad(span, "the range goes from a lower to a higher dose".into()));
+            cx.error(bad(
+                span,
+                "the range goes from a lower to a higher dose".into(),
+            ));
             return None;
         }
-        SearchSpace::Continuous { lo: doses[0], hi: doses[1], tolerance }
+        SearchSpace::Continuous {
+            lo: doses[0],
+            hi: doses[1],
+            tolerance,
+        }
     } else {
         SearchSpace::Strengths(doses)
     };
     Some(Search {
-        name: o.name.as_ref().map_or_else(|| format!("search {}", k + 1), |l| l.text.clone()),
+        name: o
+            .name
+            .as_ref()
+            .map_or_else(|| format!("search {}", k + 1), |l| l.text.clone()),
         regimen: regimen.checked.name.clone(),
         population: population?,
         efficacy: efficacy?,

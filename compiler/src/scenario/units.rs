@@ -11,7 +11,7 @@
 //! with, except times, which must say theirs.
 
 use super::error::ScenarioError;
-use mido_grammar::ast::{Expr, ExprKind, Unit, UnitExpr, UnaryOp};
+use mido_grammar::ast::{Expr, ExprKind, UnaryOp, Unit, UnitExpr};
 use mido_grammar::Span;
 use std::collections::BTreeMap;
 
