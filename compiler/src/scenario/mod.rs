@@ -107,6 +107,12 @@ pub fn compile_scenario(
     }
 }
 
+/// Most virtual subjects of one population, over all replicates.
+const MAX_SUBJECTS: f64 = 1e7;
+
+/// Most grid samples per subject and regimen (each is kept in memory).
+const MAX_SAMPLES: f64 = 1e7;
+
 /// Errors still worth reporting after a syntax error: those that cannot be
 /// echoes of the entries the parser dropped.
 fn survives_syntax_errors(e: &ScenarioError) -> bool {
@@ -133,7 +139,29 @@ pub fn check(
     };
     let settings = settings::check(&mut cx, file);
     let populations = population::check_all(&mut cx, file);
+    for p in &populations {
+        let subjects = p.checked.size.unwrap_or(0) as f64 * settings.replicates as f64;
+        if subjects > MAX_SUBJECTS {
+            cx.error(ScenarioError::InvalidPopulationSize {
+                span: p.span,
+                reason: "at most 10 million virtual subjects per population (size × replicates)",
+            });
+        }
+    }
     let regimens = regimen::check_all(&mut cx, file, &settings);
+    for r in &regimens {
+        let end = r.checked.end.max(settings.horizon.unwrap_or(0.0));
+        let samples = end / settings.sampling;
+        if samples > MAX_SAMPLES {
+            cx.error(ScenarioError::InvalidSchedule {
+                span: r.span,
+                reason: format!(
+                    "simulated until {end} with a grid step of {}, each subject would have {samples:.0} samples (at most {MAX_SAMPLES}); use a coarser `sampling`",
+                    settings.sampling
+                ),
+            });
+        }
+    }
     let metrics = metrics::check_all(&mut cx, file, &regimens, &settings);
     let targets = targets::check_targets(&mut cx, file, &metrics);
     let comparisons = targets::check_comparisons(&mut cx, file, &metrics, &populations);

@@ -19,6 +19,7 @@ use mido_runtime::model::CovariateKind;
 /// A checked population with the spans later checks point at.
 pub(crate) struct Checked {
     pub checked: Population,
+    pub span: Span,
     pub subgroups: Vec<(String, Span)>,
 }
 
@@ -163,7 +164,7 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
                     _ => {}
                 }
             }
-            PopulationEntry::Subgroup { name, when, span } => {
+            PopulationEntry::Subgroup { name, when, .. } => {
                 subgroup_spans.push((name.text.clone(), name.span));
                 let mut conditions = Vec::new();
                 if conditions_of(cx, when, &mut conditions) {
@@ -172,7 +173,6 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
                         conditions,
                     });
                 }
-                let _ = span;
             }
             PopulationEntry::Error(_) => {}
         }
@@ -252,6 +252,7 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
             source,
             subgroups,
         },
+        span: p.name.span,
         subgroups: subgroup_spans,
     })
 }

@@ -23,6 +23,9 @@ use mido_grammar::ast::scenario::{
 use mido_grammar::ast::{BinaryOp, Expr, ExprKind, Unit};
 use mido_grammar::Span;
 
+/// Most doses a regimen gives (every dose time is kept in memory).
+const MAX_DOSES: u32 = 1_000_000;
+
 /// A checked regimen with what metrics and searches need to know.
 pub(crate) struct Checked {
     pub checked: Regimen,
@@ -199,8 +202,7 @@ fn dose(
     let errors = cx.errors.len();
     let mut seen: Vec<(&'static str, Span)> = Vec::new();
     for c in &d.clauses {
-        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == c.keyword()) {
-            let _ = first;
+        if seen.iter().any(|(k, _)| *k == c.keyword()) {
             cx.error(ScenarioError::InvalidSchedule {
                 span: c.span(),
                 reason: format!("`{}` is given twice", c.keyword()),
@@ -309,6 +311,13 @@ fn dose(
     let state = resolve_compartment(cx, into, inherited.as_ref().or(defaults.as_ref()), d.span);
     let doses = match count {
         None => 1,
+        Some((Ok(n), s)) if n > MAX_DOSES => {
+            cx.error(ScenarioError::InvalidSchedule {
+                span: s,
+                reason: format!("{n} doses; a regimen gives at most {MAX_DOSES}"),
+            });
+            1
+        }
         Some((Ok(n), s)) => {
             if n > 1 && interval.is_none() && !every_given {
                 cx.error(ScenarioError::InvalidSchedule {
@@ -319,7 +328,18 @@ fn dose(
             n
         }
         Some((Err(duration), s)) => match interval {
-            Some(tau) => ((duration / tau) * (1.0 - 1e-12)).ceil().max(1.0) as u32,
+            Some(tau) => {
+                let n = ((duration / tau) * (1.0 - 1e-12)).ceil().max(1.0);
+                if n > MAX_DOSES as f64 {
+                    cx.error(ScenarioError::InvalidSchedule {
+                        span: s,
+                        reason: format!("{n} doses; a regimen gives at most {MAX_DOSES}"),
+                    });
+                    1
+                } else {
+                    n as u32
+                }
+            }
             None if every_given => 1,
             None => {
                 cx.error(ScenarioError::InvalidSchedule {
@@ -568,7 +588,7 @@ fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option
         condition,
         action,
         by,
-        span,
+        ..
     } = e
     else {
         return None;
@@ -654,7 +674,6 @@ fn check_rule(cx: &mut Cx, e: &RegimenEntry, dose_unit: Option<&Unit>) -> Option
             return None;
         }
     };
-    let _ = span;
     Some(Rule {
         variable: variable.text.clone(),
         above,
@@ -679,7 +698,6 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
     let mut cursor = 0.0;
     let mut first_interval = None;
     let mut last_interval = None;
-    let n = planned.len();
     for (k, p) in planned.into_iter().enumerate() {
         let (at, span) = match &p {
             Planned::Phase(x) => (x.at, x.span),
@@ -806,6 +824,17 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                     });
                     return None;
                 }
+                let per_cycle: u64 = phases.iter().map(|q| u64::from(q.phase.doses)).sum();
+                if per_cycle * u64::from(repeat) > u64::from(MAX_DOSES) {
+                    cx.error(ScenarioError::InvalidCycle {
+                        span,
+                        reason: format!(
+                            "{} doses in all; a regimen gives at most {MAX_DOSES}",
+                            per_cycle * u64::from(repeat)
+                        ),
+                    });
+                    return None;
+                }
                 let first = &phases[0].phase;
                 if k == 0 {
                     first_interval = Some((start, start + first.interval));
@@ -833,7 +862,6 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                 ));
             }
         }
-        let _ = n;
     }
     if let Some((i, t0)) = open_single {
         // The regimen ends with a single dose: it is followed to the horizon.
