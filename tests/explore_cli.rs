@@ -296,3 +296,12 @@ fn the_dose_ranging_example_recommends_a_regimen() {
     assert!(report.contains("moderate vs normal renal"), "{report}");
     assert!(report.contains("recommended dose:"), "{report}");
 }
+
+#[test]
+fn check_accepts_scenario_files_too() {
+    let o = mido(&["check", "examples/dose_ranging/dose_ranging.mido"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = mido(&["check", "tests/scenarios/err/unknown_window.mido"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("error[E0527]: unknown window `last intervall`"));
+}

@@ -49,13 +49,22 @@ const FILES: [&str; 5] = [
     "run.json",
 ];
 
-pub fn run(args: &Args) -> Result<(), Failure> {
-    let started = Instant::now();
-    let path = &args.scenario;
+/// A scenario file checked against its model.
+pub(crate) struct Loaded {
+    pub source: String,
+    pub scenario: mido_compiler::scenario::ir::Scenario,
+    pub model: mido_compiler::ir::Model,
+    pub model_path: PathBuf,
+    pub model_text: String,
+}
+
+/// Reads and checks a scenario and its model, printing every diagnostic of
+/// both files on failure.
+pub(crate) fn load(path: &Path) -> Result<Loaded, Failure> {
     let source = std::fs::read_to_string(path).map_err(|e| {
         Failure::Usage(format!("cannot read scenario file {}: {e}", path.display()))
     })?;
-    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let base = path.parent().unwrap_or(Path::new("."));
     let mut model_file: Option<(PathBuf, String)> = None;
     let checked = compile_scenario(&source, |rel| {
         let model_path = base.join(rel);
@@ -84,11 +93,29 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if checked.has_errors() {
         return Err(report(&checked.diagnostics, path, &source));
     }
-    let (Some(scenario), Some(model_ir), Some((model_path, model_text))) =
-        (checked.scenario, checked.model, model_file)
-    else {
-        return Err(Failure::Reported);
-    };
+    match (checked.scenario, checked.model, model_file) {
+        (Some(scenario), Some(model), Some((model_path, model_text))) => Ok(Loaded {
+            source,
+            scenario,
+            model,
+            model_path,
+            model_text,
+        }),
+        _ => Err(Failure::Reported),
+    }
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let started = Instant::now();
+    let path = &args.scenario;
+    let Loaded {
+        source,
+        scenario,
+        model: model_ir,
+        model_path,
+        model_text,
+    } = load(path)?;
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let model =
         mido_compiler::lower_to_engine(model_ir, args.engine.into()).map_err(|e| match e {
             mido_compiler::CompileError::Codegen(e) => Failure::Input(e.to_string()),

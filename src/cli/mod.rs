@@ -28,9 +28,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a model file and report every mistake in it.
+    /// Check a model or scenario file and report every mistake in it.
     Check {
-        /// The model file (.mido).
+        /// The model or scenario file (.mido).
         model: PathBuf,
         /// Print the typed IR of a valid model.
         #[arg(long)]

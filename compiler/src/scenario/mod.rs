@@ -44,6 +44,16 @@ impl CheckedScenario {
     }
 }
 
+/// Whether a file's text is a scenario (its first word is `scenario`)
+/// rather than a model.
+pub fn is_scenario(source: &str) -> bool {
+    use mido_grammar::lexer::{Keyword, Lexer, Tok};
+    matches!(
+        Lexer::scenario(source).next(),
+        Some((_, Tok::Kw(Keyword::Scenario), _))
+    )
+}
+
 /// The `model = "..."` path of a parsed scenario, with its span.
 pub fn model_file(file: &ScenarioFile) -> Option<(&str, Span)> {
     file.items.iter().find_map(|item| match item {
