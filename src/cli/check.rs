@@ -6,7 +6,7 @@ use std::path::Path;
 
 pub fn run(path: &Path, ir: bool, derivatives: bool) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Failure::Usage(format!("cannot read model file {}: {e}", path.display())))?;
     if mido_compiler::scenario::is_scenario(&text) {
         super::explore::load(path)?;
         eprintln!("{}: ok", path.display());

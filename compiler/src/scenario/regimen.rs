@@ -882,9 +882,8 @@ fn timeline(cx: &mut Cx, planned: Vec<Planned>, horizon: Option<f64>) -> Option<
                 return None;
             }
         }
-    } else if let Some((Block::Phase(_), _, _)) = blocks.first() {
-        // A loading dose: its "interval" is the gap to the maintenance, not a dosing interval.
     }
+    // A loading dose's first interval is the gap to the maintenance.
     if let Some((Block::Phase(p), s, _)) = blocks.first() {
         if first_interval.is_none() && blocks.len() > 1 {
             first_interval = Some((*s, *s + p.interval));
