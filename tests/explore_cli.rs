@@ -305,3 +305,39 @@ fn check_accepts_scenario_files_too() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("error[E0527]: unknown window `last intervall`"));
 }
+
+#[test]
+fn a_failed_exploration_exits_1_and_records_why() {
+    let dir = temp_dir("failed");
+    std::fs::copy(repo().join(MODEL), dir.join("model.mido")).expect("copy model");
+    // No weight drawn from this distribution falls in the truncation range.
+    let src = r#"scenario impossible_weights {
+  model = "model.mido"
+  population giants 10 {
+    WT ~ lognormal(median = 70 [kg], cv = 0.01) within (300 [kg], 400 [kg])
+    SEX = male
+  }
+  regimen "QD" { dose 100 [mg] every 24 [h] for 2 [d] }
+  metrics { cmax = max(cp) over last interval }
+}
+"#;
+    let scenario = dir.join("s.mido");
+    std::fs::write(&scenario, src).expect("scenario");
+    let out = dir.join("out");
+    let o = run(&scenario, &out, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the exploration failed: population `giants`"),
+        "{err}"
+    );
+    assert!(err.contains("truncation"), "{err}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("JSON");
+    assert_eq!(record["status"].as_str(), Some("failed"));
+    assert!(record["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("giants")));
+    assert!(!out.join("results.csv").exists());
+}

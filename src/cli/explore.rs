@@ -140,12 +140,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         lowered.scenario.seed = seed;
     }
 
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(path));
-    let out = OutDir::new(&out_dir, args.force)?;
-    out.ensure_free(&FILES)?;
     if args.threads == Some(0) {
         return Err(Failure::Usage("--threads must be at least 1".into()));
     }
+    let out_dir = args.out.clone().unwrap_or_else(|| default_out(path));
+    let out = OutDir::new(&out_dir, args.force)?;
+    out.ensure_free(&FILES)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -153,27 +153,52 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let prepared_at = started.elapsed().as_secs_f64();
 
     let s = &lowered.scenario;
+    let mut record = RunRecord {
+        scenario: (path, &source),
+        model: (&model_path, &model_text),
+        params: params_file.as_ref(),
+        data: &data_files,
+        seed: s.seed,
+        threads: pool.current_num_threads(),
+        args,
+        timings: (prepared_at, 0.0, 0.0),
+        subjects: s.populations.iter().map(|p| p.size).sum::<usize>() * s.variability.replicates,
+        variability: s.variability,
+        error: None,
+    };
     let bar = progress_bar(args.quiet, (s.regimens.len() * s.populations.len()) as u64);
-    let exploration = pool
-        .install(|| {
-            explore_with_progress(model, s, &mut |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            })
+    let outcome = pool.install(|| {
+        explore_with_progress(model, s, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         })
-        .map_err(|e| {
-            bar.finish_and_clear();
-            Failure::Input(format!("the exploration failed: {e}"))
-        })?;
+        .map_err(|e| format!("the exploration failed: {e}"))
+        .and_then(|exploration| {
+            let mut searches = Vec::new();
+            for (name, search) in &lowered.searches {
+                let outcome = optimize(model, s, search)
+                    .map_err(|e| format!("dose search `{name}` failed: {e}"))?;
+                searches.push((name.clone(), search.clone(), outcome));
+            }
+            Ok((exploration, searches))
+        })
+    });
     bar.finish_and_clear();
-    let mut searches = Vec::new();
-    for (name, search) in &lowered.searches {
-        let outcome = pool
-            .install(|| optimize(model, s, search))
-            .map_err(|e| Failure::Input(format!("dose search `{name}` failed: {e}")))?;
-        searches.push((name.clone(), search.clone(), outcome));
-    }
-    let simulated_at = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64();
+    record.timings = (prepared_at, elapsed - prepared_at, elapsed);
+    let (exploration, searches) = match outcome {
+        Ok(x) => x,
+        Err(message) => {
+            // The run record says what was tried and why it failed.
+            record.error = Some(message.clone());
+            let written = out.write("run.json", |w| record.write(w))?;
+            eprintln!(
+                "wrote run.json (with the reason) in {}",
+                written.parent().unwrap_or(Path::new(".")).display()
+            );
+            return Err(Failure::Input(message));
+        }
+    };
 
     print!(
         "{}",
@@ -183,22 +208,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     out.write("results.json", |w| exploration.write_json(w))?;
     out.write("subjects.csv", |w| write_subjects(w, model, &exploration))?;
     out.write("searches.csv", |w| write_searches(w, &searches))?;
-    let record = RunRecord {
-        scenario: (path, &source),
-        model: (&model_path, &model_text),
-        params: params_file.as_ref(),
-        data: &data_files,
-        seed: s.seed,
-        threads: pool.current_num_threads(),
-        args,
-        timings: (
-            prepared_at,
-            simulated_at - prepared_at,
-            started.elapsed().as_secs_f64(),
-        ),
-        subjects: s.populations.iter().map(|p| p.size).sum::<usize>() * s.variability.replicates,
-        variability: s.variability,
-    };
+    record.timings.2 = started.elapsed().as_secs_f64();
     let written = out.write("run.json", |w| record.write(w))?;
     if let Some(dir) = written.parent() {
         eprintln!("wrote {} in {}", FILES.join(", "), dir.display());
@@ -342,6 +352,8 @@ struct RunRecord<'a> {
     timings: (f64, f64, f64),
     subjects: usize,
     variability: mido_runtime::explore::Variability,
+    /// Why the exploration failed, when it did.
+    error: Option<String>,
 }
 
 impl RunRecord<'_> {
@@ -383,7 +395,8 @@ impl RunRecord<'_> {
                 "simulate": self.timings.1,
                 "total": self.timings.2,
             },
-            "status": "completed",
+            "status": if self.error.is_some() { "failed" } else { "completed" },
+            "error": self.error,
         });
         serde_json::to_writer_pretty(&mut *w, &v)?;
         writeln!(w)
