@@ -370,3 +370,80 @@ fn every_statement_runs_in_the_engine() {
     let outcome = optimize(model.as_ref(), &l.scenario, search).expect("search");
     assert_eq!(outcome.evaluated.len(), 3);
 }
+
+/// An estimates.json as `mido fit` writes it, for the IV model.
+fn estimates(with_covariance: bool) -> String {
+    let covariance = if with_covariance {
+        r#"{"status": "ok", "kind": "sandwich", "parameters": ["tv_cl", "tv_v"], "matrix": [[0.01, 0.0], [0.0, 0.25]]}"#
+    } else {
+        r#"{"status": "not requested"}"#
+    };
+    format!(
+        r#"{{"format": "mido-estimates-1",
+  "theta": [{{"name": "tv_cl", "estimate": 2.5}}, {{"name": "tv_v", "estimate": 12}}, {{"name": "sd", "estimate": 0.2}}],
+  "omega_matrix": {{"etas": [], "values": []}},
+  "covariance": {covariance}}}"#
+    )
+}
+
+#[test]
+fn parameters_come_from_the_estimates_file() {
+    let dir = std::env::temp_dir().join(format!("mido-lowering-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("fit.json"), estimates(true)).expect("write");
+    std::fs::write(dir.join("plain.json"), estimates(false)).expect("write");
+    let scenario = |params: &str| {
+        format!(
+            r#"scenario fitted {{
+      model = "iv.mido"
+      params = "{params}"
+      uncertainty = covariance 5
+      population one 2 {{}}
+      regimen "QD" {{ dose 100 [mg] every 24 [h] for 2 [d] }}
+      metrics {{ auc = auc(cp) over last interval }}
+    }}"#
+        )
+    };
+    let load = |src: &str| {
+        let checked = compile_scenario(src, |_| {
+            mido::compiler::compile_source(IV)
+                .model
+                .ok_or_else(|| "model".to_string())
+        });
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let (Some(s), Some(ir)) = (checked.scenario, checked.model) else {
+            panic!("no scenario")
+        };
+        let model = mido::compiler::lower_to_engine(ir, mido::compiler::Engine::Jit)
+            .unwrap_or_else(|_| panic!("model"));
+        let inputs = read_inputs(&s, model.info(), &dir);
+        (s, model, inputs)
+    };
+    let (s, _, inputs) = load(&scenario("fit.json"));
+    let inputs = inputs.unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(inputs.parameters.theta, vec![2.5, 12.0, 0.2]);
+    assert!(inputs
+        .params_file
+        .as_ref()
+        .is_some_and(|f| f.sha256.len() == 64));
+    let l = lower(&s, inputs);
+    assert!(l.scenario.variability.parameter_uncertainty);
+    assert_eq!(l.scenario.variability.replicates, 5);
+    let cov = l
+        .scenario
+        .parameters
+        .theta_covariance
+        .as_ref()
+        .expect("covariance");
+    assert_eq!(cov.thetas, vec![0, 1]);
+    // Uncertainty without a covariance step is a diagnostic at the path.
+    let (_, _, inputs) = load(&scenario("plain.json"));
+    let Err(errors) = inputs else {
+        panic!("accepted a fit without covariance")
+    };
+    let text = errors[0].diagnostic().message;
+    assert!(text.contains("plain.json"), "{text}");
+    // So is a missing file.
+    let (_, _, inputs) = load(&scenario("absent.json"));
+    assert!(matches!(inputs.as_ref().map(|_| ()), Err(e) if e[0].code() == "E0533"));
+}

@@ -56,6 +56,14 @@ pub fn read_inputs(
         None => (Parameters::from_model(info), None),
         Some(file) => match read(base, file) {
             Ok((text, input)) => match Parameters::from_estimates(&text, info) {
+                Ok(p) if scenario.parameter_uncertainty && p.theta_covariance.is_none() => {
+                    errors.push(ScenarioError::InvalidFile {
+                        path: file.path.clone(),
+                        span: file.span,
+                        reason: "`uncertainty = covariance` needs the covariance of the fixed effects, and this fit has none (its covariance step did not run or failed)".into(),
+                    });
+                    (p, None)
+                }
                 Ok(p) => (p, Some(input)),
                 Err(e) => {
                     errors.push(ScenarioError::InvalidFile {

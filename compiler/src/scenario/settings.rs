@@ -207,6 +207,17 @@ pub(crate) fn check(cx: &mut Cx, file: &ScenarioFile) -> Settings {
             }),
         }
     }
+    if out.parameter_uncertainty && out.params.is_none() {
+        if let Some(s) = file.items.iter().find_map(|i| match i {
+            ScenarioItem::Setting(s) if s.name.text == "uncertainty" => Some(s),
+            _ => None,
+        }) {
+            cx.error(invalid(
+                s,
+                "`params = \"estimates.json\"` too: parameter uncertainty draws the fixed effects from the covariance of a fit's estimates",
+            ));
+        }
+    }
     if let Some((n, s)) = replicates_from_uncertainty {
         let explicit = file
             .items
