@@ -44,6 +44,12 @@ impl CheckedScenario {
     }
 }
 
+fn has_setting(file: &ScenarioFile, name: &str) -> bool {
+    file.items
+        .iter()
+        .any(|i| matches!(i, ScenarioItem::Setting(s) if s.name.text == name))
+}
+
 /// Whether a file's text is a scenario (its first word is `scenario`)
 /// rather than a model.
 pub fn is_scenario(source: &str) -> bool {
@@ -181,12 +187,15 @@ pub fn check(
         return (None, cx.errors);
     }
     let Some(model_ref) = settings.model.clone() else {
-        cx.errors.insert(
-            0,
-            ScenarioError::MissingModel {
-                span: file.name.span,
-            },
-        );
+        // A `model` line of the wrong form is already reported as such.
+        if model_file(file).is_none() && !has_setting(file, "model") {
+            cx.errors.insert(
+                0,
+                ScenarioError::MissingModel {
+                    span: file.name.span,
+                },
+            );
+        }
         return (None, cx.errors);
     };
     if !cx.errors.is_empty() {
