@@ -341,3 +341,38 @@ fn a_failed_exploration_exits_1_and_records_why() {
         .is_some_and(|e| e.contains("giants")));
     assert!(!out.join("results.csv").exists());
 }
+
+/// The report's layout, pinned on a scenario without variability (every
+/// number is a closed-form value of the typical subject).
+#[test]
+fn report_layout() {
+    let dir = temp_dir("layout");
+    std::fs::copy(repo().join(MODEL), dir.join("model.mido")).expect("copy model");
+    let src = r#"scenario layout {
+  model = "model.mido"
+  variability = none
+  population typical 4 {
+    WT = 70 [kg]
+    SEX ~ categorical(male = 0.5, female = 0.5)
+    subgroup "women" when SEX == female
+    subgroup "men" when SEX == male
+  }
+  regimen "50 mg QD"  { dose 50 [mg] every 24 [h] for 7 [d] }
+  regimen "100 mg QD" { dose 100 [mg] every 24 [h] for 7 [d] }
+  metrics {
+    ctrough = trough(cp) over steady state
+    cmax = max(cp) over steady state
+  }
+  targets {
+    efficacy: ctrough >= 0.2 [mg/L] in at least 90%
+    safety: cmax <= 3 [mg/L] in at least 90%
+  }
+  compare cmax to "men"
+}
+"#;
+    let scenario = dir.join("layout.mido");
+    std::fs::write(&scenario, src).expect("scenario");
+    let o = run(&scenario, &dir.join("out"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    insta::assert_snapshot!(text(&o.stdout));
+}
