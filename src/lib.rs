@@ -12,3 +12,4 @@ pub use mido_runtime as runtime;
 pub use mido_stdlib as stdlib;
 
 pub mod cli;
+pub mod scenario;

@@ -22,6 +22,7 @@ pub mod functions;
 pub mod interp;
 pub mod ir;
 pub mod pretty;
+pub mod scenario;
 pub mod suggest;
 pub mod variant;
 

@@ -6,6 +6,8 @@
 
 use crate::Span;
 
+pub mod scenario;
+
 /// An identifier as written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Name {

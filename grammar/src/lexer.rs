@@ -3,6 +3,11 @@
 //! The lexer never fails: characters it cannot read are recorded as
 //! [`LexError`]s and skipped, so the parser still sees the rest of the file
 //! and one run reports every mistake.
+//!
+//! Scenario files have words of their own (`regimen`, `every`, `over`, ...).
+//! They are keywords only there ([`Lexer::scenario`] turns those
+//! identifiers into [`Keyword`] tokens), so a model may still name a
+//! variable `over` or a level `first`.
 
 use crate::Span;
 use logos::{FilterResult, Logos};
@@ -162,6 +167,13 @@ pub enum Tok<'a> {
     EqEq,
     #[token("!=")]
     Ne,
+    /// `%`: only scenario files use it (`in at least 90%`); in a model it
+    /// is an invalid character.
+    #[token("%")]
+    Percent,
+    /// A word that is a keyword in scenario files only (never produced by
+    /// logos: [`Lexer::scenario`] makes it from an identifier).
+    Kw(Keyword),
 
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]
     Ident(&'a str),
@@ -234,8 +246,62 @@ impl Tok<'_> {
             Tok::Ge => ">=",
             Tok::EqEq => "==",
             Tok::Ne => "!=",
+            Tok::Percent => "%",
+            Tok::Kw(k) => k.text(),
             Tok::Ident(s) | Tok::Number(s) | Tok::Str(s) => s,
         }
+    }
+}
+
+macro_rules! keywords {
+    ($($variant:ident => $text:literal,)*) => {
+        /// Keywords of scenario files (`scenario dose_ranging { ... }`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Keyword {
+            $($variant,)*
+        }
+
+        impl Keyword {
+            /// Every scenario keyword with its text.
+            pub const ALL: &'static [(Keyword, &'static str)] = &[$((Keyword::$variant, $text),)*];
+
+            pub fn text(self) -> &'static str {
+                match self {
+                    $(Keyword::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+keywords! {
+    Scenario => "scenario",
+    Population => "population",
+    Regimen => "regimen",
+    Metrics => "metrics",
+    Targets => "targets",
+    Optimize => "optimize",
+    Compare => "compare",
+    Subgroup => "subgroup",
+    Correlation => "correlation",
+    Within => "within",
+    When => "when",
+    Into => "into",
+    Over => "over",
+    Every => "every",
+    For => "for",
+    At => "at",
+    From => "from",
+    To => "to",
+    Cycle => "cycle",
+    Repeat => "repeat",
+    By => "by",
+    Least => "least",
+}
+
+impl Keyword {
+    fn from_text(text: &str) -> Option<Keyword> {
+        Self::ALL.iter().find(|(_, t)| *t == text).map(|(k, _)| *k)
     }
 }
 
@@ -245,14 +311,26 @@ pub struct Lexer<'a> {
     src: &'a str,
     inner: logos::SpannedIter<'a, Tok<'a>>,
     errors: Vec<LexError>,
+    /// Whether scenario keywords and `%` are tokens.
+    scenario: bool,
 }
 
 impl<'a> Lexer<'a> {
+    /// The lexer of model files.
     pub fn new(src: &'a str) -> Self {
         Lexer {
             src,
             inner: Tok::lexer(src).spanned(),
             errors: Vec::new(),
+            scenario: false,
+        }
+    }
+
+    /// The lexer of scenario files: scenario keywords and `%` are tokens.
+    pub fn scenario(src: &'a str) -> Self {
+        Lexer {
+            scenario: true,
+            ..Lexer::new(src)
         }
     }
 
@@ -275,6 +353,13 @@ impl<'a> Iterator for Lexer<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let (result, range) = self.inner.next()?;
+            let result = match result {
+                Ok(Tok::Ident(text)) if self.scenario => {
+                    Ok(Keyword::from_text(text).map_or(Tok::Ident(text), Tok::Kw))
+                }
+                Ok(Tok::Percent) if !self.scenario => Err(LexErrorKind::InvalidCharacter),
+                other => other,
+            };
             match result {
                 Ok(tok) => return Some((range.start, tok, range.end)),
                 Err(kind) => {
@@ -347,6 +432,17 @@ mod tests {
         assert_eq!(toks.len(), 3);
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].span, Span::new(4, 6));
+    }
+
+    #[test]
+    fn scenario_words_are_keywords_only_in_scenarios() {
+        let model: Vec<_> = Lexer::new("over % 5").map(|(_, t, _)| t).collect();
+        assert_eq!(model, vec![Tok::Ident("over"), Tok::Number("5")]);
+        let scenario: Vec<_> = Lexer::scenario("over % 5").map(|(_, t, _)| t).collect();
+        assert_eq!(
+            scenario,
+            vec![Tok::Kw(Keyword::Over), Tok::Percent, Tok::Number("5")]
+        );
     }
 
     #[test]

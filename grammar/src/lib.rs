@@ -66,9 +66,30 @@ pub struct SyntaxError {
 /// recovered) and every syntax error found; the tree is `None` only when the
 /// file does not even start like a model.
 pub fn parse(src: &str) -> (Option<ast::File>, Vec<SyntaxError>) {
-    let mut lexer = Lexer::new(src);
+    parse_with(src, Lexer::new(src), |recovered, lexer| {
+        parser::FileParser::new().parse(recovered, lexer)
+    })
+}
+
+/// Parses a scenario file (`scenario NAME { ... }`), with the scenario
+/// keywords; errors and recovery as for [`parse`].
+pub fn parse_scenario(src: &str) -> (Option<ast::scenario::ScenarioFile>, Vec<SyntaxError>) {
+    parse_with(src, Lexer::scenario(src), |recovered, lexer| {
+        parser::ScenarioFileParser::new().parse(recovered, lexer)
+    })
+}
+
+type Recovered<'a> = Vec<lalrpop_util::ErrorRecovery<usize, Tok<'a>, ()>>;
+
+/// Runs a generated parser over `lexer` and collects lexical, recovered and
+/// fatal errors into one sorted list without echoes.
+fn parse_with<'a, T>(
+    src: &'a str,
+    mut lexer: Lexer<'a>,
+    run: impl FnOnce(&mut Recovered<'a>, &mut Lexer<'a>) -> Result<T, LalrpopError<'a>>,
+) -> (Option<T>, Vec<SyntaxError>) {
     let mut recovered = Vec::new();
-    let result = parser::FileParser::new().parse(&mut recovered, lexer.by_ref());
+    let result = run(&mut recovered, &mut lexer);
     let lex_errors: Vec<SyntaxError> = lexer
         .into_errors()
         .into_iter()
@@ -81,8 +102,8 @@ pub fn parse(src: &str) -> (Option<ast::File>, Vec<SyntaxError>) {
             from_parse_error(r.error, src.len()).map(|e| (e, resume))
         })
         .collect();
-    let file = match result {
-        Ok(file) => Some(file),
+    let tree = match result {
+        Ok(tree) => Some(tree),
         Err(e) => {
             parse_errors.extend(from_parse_error(e, src.len()).map(|e| (e, None)));
             None
@@ -100,7 +121,7 @@ pub fn parse(src: &str) -> (Option<ast::File>, Vec<SyntaxError>) {
     let mut errors = suppress_cascades(src, parse_errors, &lex_errors);
     errors.extend(lex_errors);
     errors.sort_by_key(|e| (e.span.start, e.span.end));
-    (file, errors)
+    (tree, errors)
 }
 
 /// Drops syntax errors that are echoes of an earlier one. After an error
@@ -237,6 +258,56 @@ mod tests {
             rhs.kind,
             ast::ExprKind::Binary(ast::BinaryOp::Pow, _, _)
         ));
+    }
+
+    #[test]
+    fn parses_a_scenario_with_every_kind_of_item() {
+        let src = r#"scenario s "doc" {
+            model = "m.mido"
+            uncertainty = covariance 200
+            variability = subject, residual
+            population adults 100 {
+                WT ~ lognormal(median = 70, cv = 0.2) within (40, 150)
+                SEX ~ categorical(male = 0.5, female = 0.5)
+                correlation(WT, AGE) = 0.3
+                subgroup "light" when WT < 50
+            }
+            population observed from "data.csv"
+            regimen "load" {
+                dose 10 [mg] into depot
+                dose 5 [mg] every 24 [h] for 27 [d]
+                then 7.5 [mg] for 4 doses
+                cycle 28 [d] repeat 2 { dose 100 [mg] over 1 [h] every 24 [h] for 21 [d] }
+                when cp(trough) > 3 [mg/L] reduce by 2.5 [mg]
+            }
+            metrics {
+                cmax = max(cp) over last interval
+                early = auc(cp) over 0 [h] to 24 [h]
+            }
+            targets {
+                efficacy: cmax >= 1 [mg/L] in at least 90%
+                safety low_peak: cmax <= 8 in at least 0.95
+            }
+            compare cmax to "light"
+            optimize { regimen = "load" doses = 1 [mg] to 20 [mg] }
+        }"#;
+        let (file, errors) = parse_scenario(src);
+        assert!(errors.is_empty(), "{errors:?}");
+        let file = file.expect("a tree");
+        assert_eq!(file.items.len(), 10);
+        let ast::scenario::ScenarioItem::Regimen(r) = &file.items[5] else {
+            panic!("not a regimen: {:?}", file.items[5])
+        };
+        assert_eq!(r.name.text, "load");
+        assert_eq!(r.entries.len(), 5);
+    }
+
+    #[test]
+    fn scenario_errors_are_collected_per_entry() {
+        let src = "scenario s {\n regimen r {\n dose = 5\n dose 5 [mg] every 24 [h]\n }\n metrics {\n a = max(cp) over\n b = min(cp) over last interval\n }\n}";
+        let (file, errors) = parse_scenario(src);
+        assert!(file.is_some());
+        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod check;
 mod compare;
 mod diagnostic_plots;
 mod estimates;
+mod explore;
+mod explore_report;
 mod fit;
 mod output;
 mod plot;
@@ -33,9 +35,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a model file and report every mistake in it.
+    /// Check a model or scenario file and report every mistake in it.
     Check {
-        /// The model file (.mido).
+        /// The model or scenario file (.mido).
         model: PathBuf,
         /// Print the typed IR of a valid model.
         #[arg(long)]
@@ -49,6 +51,9 @@ enum Command {
     /// Estimate a model's population parameters from a dataset (FOCEI, FOCE,
     /// FO, Laplace).
     Fit(fit::Args),
+    /// Simulate a scenario's virtual populations under its candidate
+    /// regimens: exposure metrics, target attainment, a recommended regimen.
+    Explore(explore::Args),
     /// Bootstrap a fit: refit datasets resampled by subject, with
     /// percentile confidence intervals; resumable and shardable.
     Bootstrap(bootstrap::Args),
@@ -86,6 +91,7 @@ pub fn main() -> ExitCode {
         } => check::run(&model, ir, derivatives),
         Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Explore(args) => explore::run(&args),
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Vpc(args) => vpc::run(&args),

@@ -817,8 +817,20 @@ fn run_subject(
 
 /// Runs every regimen in every population and reports.
 pub fn explore(model: &dyn Model, scenario: &Scenario) -> Result<Exploration, ExploreError> {
+    explore_with_progress(model, scenario, &mut |_, _| {})
+}
+
+/// [`explore`], calling `progress(done, total)` after each regimen ×
+/// population is simulated (for a progress bar).
+pub fn explore_with_progress(
+    model: &dyn Model,
+    scenario: &Scenario,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Exploration, ExploreError> {
     let prepared = Prepared::new(model, scenario)?;
     let s = scenario;
+    let total = s.regimens.len() * prepared.populations.len();
+    let mut done = 0;
     let mut rows = Vec::new();
     let mut all_values = Vec::new();
     let mut subgroup_ratios = Vec::new();
@@ -826,6 +838,8 @@ pub fn explore(model: &dyn Model, scenario: &Scenario) -> Result<Exploration, Ex
         let plan = prepared.plan(r)?;
         for (pi, pop) in prepared.populations.iter().enumerate() {
             let (values, administered) = prepared.simulate(&plan, pi)?;
+            done += 1;
+            progress(done, total);
             let cohort = &prepared.cohorts[pi];
             let everyone: Vec<usize> = (0..cohort.len()).collect();
             rows.push(prepared.row(&r.name, pi, None, &values, &administered, &everyone));
