@@ -153,15 +153,15 @@ fn unknown_variable() {
         "metric `cmax_ss`: the model has no variable `conc` (observe variables: cp)"
     );
     let mut s = scenario(m.as_ref());
-    s.regimens[0].rule = Some(DoseRule {
+    s.regimens[0].rules = vec![DoseRule {
         variable: "trough".into(),
         comparison: Comparison::Above,
         limit: 3.0,
         action: RuleAction::ReduceBy(2.5),
-    });
+    }];
     assert_eq!(
         error(&s).to_string(),
-        "regimen `5 mg qd`: dose rule: the model has no variable `trough` (observe variables: cp)"
+        "regimen `5 mg qd`: dose rule 1: the model has no variable `trough` (observe variables: cp)"
     );
 }
 

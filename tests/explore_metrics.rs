@@ -335,7 +335,7 @@ fn infusion_steady_state_equals_closed_form() {
             count: DoseCount::Doses(4),
             infusion: Some(duration),
         })],
-        rule: None,
+        rules: vec![],
     };
     let metrics = vec![
         metric("cmax", MetricKind::Max, Window::SteadyState),
@@ -460,12 +460,12 @@ fn dose_reduction_rule_follows_the_simulated_trough() {
     let k: f64 = cl / v;
     let (limit, step, n) = (0.95, 30.0, 8);
     let mut r = Regimen::repeated("adjusted", 100.0, "central", tau, n);
-    r.rule = Some(DoseRule {
+    r.rules = vec![DoseRule {
         variable: "cp".into(),
         comparison: Comparison::Above,
         limit,
         action: RuleAction::ReduceBy(step),
-    });
+    }];
     let metrics = vec![metric(
         "last_trough",
         MetricKind::Trough,
@@ -505,6 +505,88 @@ fn dose_reduction_rule_follows_the_simulated_trough() {
         "trough after reductions",
     );
     assert_rel(e.rows[0].total_dose, total, 1e-12, "administered total");
+}
+
+/// Several rules act in order on the same pre-dose trough: the dose is
+/// `a·nominal + b`, a reduction lowering `b`, a scaling multiplying both,
+/// a skip withholding only this dose. Against a superposition of the doses
+/// that the same rules, applied by hand, give.
+#[test]
+fn dose_rules_apply_in_order_at_each_dose() {
+    let model = compile(IV);
+    let (tau, cl, v, nominal) = (12.0, 2.0, 10.0, 150.0);
+    let k: f64 = cl / v;
+    let n = 12;
+    let rule = |limit: f64, action| DoseRule {
+        variable: "cp".into(),
+        comparison: Comparison::Above,
+        limit,
+        action,
+    };
+    let mut r = Regimen::repeated("rules", nominal, "central", tau, n);
+    r.rules = vec![
+        rule(0.9, RuleAction::ReduceBy(10.0)),
+        rule(1.2, RuleAction::ScaleBy(0.8)),
+        rule(1.3, RuleAction::Skip),
+    ];
+    let metrics = vec![
+        metric("last_trough", MetricKind::Trough, Window::LastInterval),
+        metric("auc", MetricKind::Auc, Window::Whole),
+    ];
+    let e = explore(
+        model.as_ref(),
+        &scenario(model.as_ref(), vec![r], metrics, true, AucMethod::Exact),
+    )
+    .expect("runs");
+    let conc = |given: &[(f64, f64)], t: f64| -> f64 {
+        given
+            .iter()
+            .filter(|g| g.0 <= t)
+            .map(|&(td, d)| d / v * (-k * (t - td)).exp())
+            .sum()
+    };
+    let (mut a, mut b) = (1.0f64, 0.0f64);
+    let mut given: Vec<(f64, f64)> = Vec::new();
+    let mut fired = [0usize; 3];
+    for j in 0..n {
+        let t = f64::from(j) * tau;
+        let c = conc(&given, t);
+        let mut skip = false;
+        if j > 0 {
+            if c > 0.9 {
+                b -= 10.0;
+                fired[0] += 1;
+            }
+            if c > 1.2 {
+                a *= 0.8;
+                b *= 0.8;
+                fired[1] += 1;
+            }
+            if c > 1.3 {
+                skip = true;
+                fired[2] += 1;
+            }
+        }
+        let amount = a * nominal + b;
+        if !skip && amount > 0.0 {
+            given.push((t, amount));
+        }
+    }
+    assert!(fired.iter().all(|&f| f > 0), "every rule fired: {fired:?}");
+    let end = f64::from(n) * tau;
+    let total: f64 = given.iter().map(|g| g.1).sum();
+    let auc: f64 = given
+        .iter()
+        .map(|&(td, d)| d / cl * (1.0 - (-k * (end - td)).exp()))
+        .sum();
+    assert_rel(e.rows[0].total_dose, total, 1e-12, "administered total");
+    assert_rel(
+        value(&e, "last_trough"),
+        conc(&given, end - 1e-9),
+        1e-9,
+        "trough",
+    );
+    assert_rel(value(&e, "auc"), auc, 1e-9, "AUC over the course");
 }
 
 /// A PD response of an ODE model (warfarin's prothrombin complex activity,
@@ -575,7 +657,7 @@ fn pd_response_matches_the_dataset_simulation() {
                 infusion: None,
             }),
         ],
-        rule: None,
+        rules: vec![],
     };
     let pca = |name: &str, kind| MetricSpec {
         name: name.into(),

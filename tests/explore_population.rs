@@ -373,7 +373,7 @@ fn weight_based_dosing_and_subgroup_ratios() {
             count: DoseCount::Doses(10),
             infusion: None,
         })],
-        rule: None,
+        rules: vec![],
     };
     let mut s = base(
         model.as_ref(),

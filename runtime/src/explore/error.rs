@@ -41,7 +41,7 @@ pub enum RegimenError {
     InvalidCycle { block: usize },
     /// A dose rule's step or factor cannot reduce a dose (negative step, a
     /// factor outside [0, 1), a limit that is not finite).
-    InvalidRule { reason: &'static str },
+    InvalidRule { rule: usize, reason: &'static str },
     /// The regimen starts before time 0 or at a time that is not finite.
     InvalidStart { start: f64 },
 }
@@ -104,7 +104,9 @@ impl fmt::Display for RegimenError {
                 "block {}: a cycle needs a positive length and at least one repeat",
                 block + 1
             ),
-            RegimenError::InvalidRule { reason } => write!(f, "dose rule: {reason}"),
+            RegimenError::InvalidRule { rule, reason } => {
+                write!(f, "dose rule {}: {reason}", rule + 1)
+            }
             RegimenError::InvalidStart { start } => {
                 write!(f, "the regimen starts at {start}; it must be finite and ≥ 0")
             }

@@ -216,7 +216,8 @@ pub(crate) struct Plan {
     grid: Vec<f64>,
     end: f64,
     metrics: Vec<CompiledMetric>,
-    rule_var: Option<usize>,
+    /// Per dose rule: index into the variables of what it reads.
+    rule_vars: Vec<usize>,
     /// The last phase, for the steady-state window.
     ss_phase: Option<regimen::CompiledPhase>,
     /// Whether some metric evaluates the continuous solution between samples.
@@ -310,8 +311,11 @@ impl<'m> Prepared<'m> {
             .map(|m| var_of(&m.variable, format!("metric `{}`", m.name)))
             .collect::<Result<Vec<_>, _>>()?;
         for r in &s.regimens {
-            if let Some(rule) = &r.rule {
-                var_of(&rule.variable, format!("regimen `{}`: dose rule", r.name))?;
+            for (i, rule) in r.rules.iter().enumerate() {
+                var_of(
+                    &rule.variable,
+                    format!("regimen `{}`: dose rule {}", r.name, i + 1),
+                )?;
             }
         }
         let target_metrics = s
@@ -487,13 +491,19 @@ impl<'m> Prepared<'m> {
     pub(crate) fn plan_compiled(&self, regimen: CompiledRegimen) -> Result<Plan, ExploreError> {
         let s = self.scenario;
         let end = regimen.end.max(s.sampling.end.unwrap_or(0.0));
-        let rule_var = match &regimen.rule {
-            Some(rule) => {
-                let slot = resolve_variable(self.model, &rule.variable, s.variability.residual);
-                self.vars.iter().position(|v| Some(v) == slot.as_ref())
-            }
-            None => None,
-        };
+        let rule_vars = regimen
+            .rules
+            .iter()
+            .map(|rule| {
+                resolve_variable(self.model, &rule.variable, s.variability.residual)
+                    .and_then(|slot| self.vars.iter().position(|v| *v == slot))
+                    .ok_or_else(|| ExploreError::UnknownVariable {
+                        context: format!("regimen `{}`: dose rule", regimen.name),
+                        name: rule.variable.clone(),
+                        candidates: self.model.info().outputs.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut metrics = Vec::with_capacity(s.metrics.len());
         let mut bounds = Vec::new();
         for (m, &var) in s.metrics.iter().zip(&self.metric_vars) {
@@ -563,7 +573,7 @@ impl<'m> Prepared<'m> {
             grid,
             end,
             metrics,
-            rule_var,
+            rule_vars,
             ss_phase,
             keep_states,
         })
@@ -590,7 +600,8 @@ impl<'m> Prepared<'m> {
             grid: &plan.grid,
             start: 0.0,
             end: plan.end,
-            rule: plan.regimen.rule.as_ref().zip(plan.rule_var),
+            rules: &plan.regimen.rules,
+            rule_vars: &plan.rule_vars,
             keep_states: plan.keep_states,
         };
         let opts = s.options;
@@ -803,7 +814,8 @@ fn run_subject(
             grid: course.grid,
             start,
             end,
-            rule: None,
+            rules: &[],
+            rule_vars: &[],
             keep_states: course.keep_states,
         };
         sim.run(&ss_course, Some(x0), ss, residual.as_mut())?;

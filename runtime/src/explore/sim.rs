@@ -47,8 +47,10 @@ pub(crate) struct Course<'a> {
     pub grid: &'a [f64],
     pub start: f64,
     pub end: f64,
-    /// The rule and the index (into the variables) of what it reads.
-    pub rule: Option<(&'a DoseRule, usize)>,
+    /// The rules, in order, and per rule the index (into the variables)
+    /// of what it reads.
+    pub rules: &'a [DoseRule],
+    pub rule_vars: &'a [usize],
     /// Record the states and rates of every sample (needed only by metrics
     /// that evaluate the continuous solution between samples).
     pub keep_states: bool,
@@ -375,7 +377,7 @@ impl<'m> Sim<'m> {
         self.infusions.clear();
         self.pending.clear();
         self.administered = 0.0;
-        // Cumulative effect of a reducing rule: amount·scale − reduce.
+        // Cumulative effect of the reducing rules: amount·scale − reduce.
         let (mut scale, mut reduce) = (1.0f64, 0.0f64);
         let mut t = course.start;
         let (mut gi, mut di) = (0usize, 0usize);
@@ -454,23 +456,23 @@ impl<'m> Sim<'m> {
                     continue;
                 };
                 let nominal = phase.amount.amount(&self.cov);
-                let mut amount = nominal * scale - reduce;
-                if let (Some((rule, var)), false) = (course.rule, is_first) {
-                    let trough = profile.pre.get(row + var).copied().unwrap_or(f64::NAN);
-                    if rule.comparison.holds(trough, rule.limit) {
-                        match rule.action {
-                            RuleAction::Skip => amount = 0.0,
-                            RuleAction::ReduceBy(step) => {
-                                reduce += step;
-                                amount -= step;
-                            }
-                            RuleAction::ScaleBy(f) => {
-                                scale *= f;
-                                amount = nominal * scale - reduce;
+                let mut skip = false;
+                if !is_first {
+                    for (rule, &var) in course.rules.iter().zip(course.rule_vars) {
+                        let trough = profile.pre.get(row + var).copied().unwrap_or(f64::NAN);
+                        if rule.comparison.holds(trough, rule.limit) {
+                            match rule.action {
+                                RuleAction::Skip => skip = true,
+                                RuleAction::ReduceBy(step) => reduce += step,
+                                RuleAction::ScaleBy(f) => {
+                                    scale *= f;
+                                    reduce *= f;
+                                }
                             }
                         }
                     }
                 }
+                let amount = if skip { 0.0 } else { nominal * scale - reduce };
                 if amount.is_nan() || amount <= 0.0 {
                     continue;
                 }
@@ -587,7 +589,8 @@ impl<'m> Sim<'m> {
             grid: &grid,
             start,
             end: start + tau,
-            rule: None,
+            rules: &[],
+            rule_vars: &[],
             keep_states: false,
         };
         let fail = (start, SubjectFailure::SteadyState);
