@@ -62,6 +62,8 @@ fn scenario(model: &dyn Model, closed_form: bool, refine: bool) -> Scenario {
             fraction: 0.9,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability::default(),
         sampling: Sampling {
             step: 1.0,

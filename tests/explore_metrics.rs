@@ -95,6 +95,8 @@ fn scenario(
         metrics,
         targets: vec![],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability {
             between_subject: false,
             ..Variability::default()

@@ -104,6 +104,8 @@ fn base(model: &dyn Model, populations: Vec<Population>, regimens: Vec<Regimen>)
             fraction: 0.5,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability::default(),
         sampling: Sampling {
             step: 1.0,
@@ -751,6 +753,8 @@ fn a_fit_drives_an_exploration_with_uncertainty_and_resampled_covariates() {
             fraction: 0.5,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability {
             between_subject: true,
             residual: false,

@@ -286,6 +286,27 @@ pub enum ExploreError {
     },
     /// A dose search whose range or grid is empty or not positive.
     Search { reason: String },
+    /// Percentile bands with no percentile or one outside 0–100.
+    InvalidBand {
+        variable: String,
+        reason: &'static str,
+    },
+    /// The per-subject band values of one regimen × population would
+    /// need more than [`super::bands::MAX_BAND_BYTES`].
+    BandsTooLarge {
+        regimen: String,
+        population: String,
+        bytes: usize,
+    },
+    /// An exposure–response probability on a metric the scenario does not define.
+    UnknownResponseMetric { response: String, metric: String },
+    /// A response metric with a value outside [0, 1]: not a probability.
+    NotAProbability {
+        response: String,
+        regimen: String,
+        population: String,
+        value: f64,
+    },
 }
 
 impl fmt::Display for ExploreError {
@@ -347,6 +368,33 @@ impl fmt::Display for ExploreError {
                 subject + 1
             ),
             ExploreError::Search { reason } => write!(f, "dose search: {reason}"),
+            ExploreError::InvalidBand { variable, reason } => {
+                write!(f, "percentile bands of `{variable}`: {reason}")
+            }
+            ExploreError::BandsTooLarge {
+                regimen,
+                population,
+                bytes,
+            } => write!(
+                f,
+                "percentile bands of regimen `{regimen}` in population `{population}` would keep \
+                 {:.1} GB of per-subject values; use a coarser sampling step or fewer subjects",
+                *bytes as f64 / 1e9
+            ),
+            ExploreError::UnknownResponseMetric { response, metric } => write!(
+                f,
+                "response `{response}` uses metric `{metric}`, which the scenario does not define"
+            ),
+            ExploreError::NotAProbability {
+                response,
+                regimen,
+                population,
+                value,
+            } => write!(
+                f,
+                "response `{response}`: regimen `{regimen}` in population `{population}` gives a \
+                 subject the value {value}, which is not a probability (outside [0, 1])"
+            ),
         }
     }
 }

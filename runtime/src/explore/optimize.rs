@@ -118,8 +118,9 @@ pub fn optimize(
     let everyone: Vec<usize> = (0..cohort.len()).collect();
     let mut evaluated = Vec::new();
     let mut eval = |dose: f64| -> Result<SearchPoint, ExploreError> {
-        let plan = prepared.plan_compiled(base.scaled(dose / a0))?;
-        let (values, _) = prepared.simulate(&plan, pi)?;
+        let mut plan = prepared.plan_compiled(base.scaled(dose / a0))?;
+        plan.band_points.clear();
+        let values = prepared.simulate(&plan, pi)?.values;
         let att = prepared.attainment(&values, &everyone, cohort.theta.len(), cohort.per_replicate);
         let p = SearchPoint {
             dose,
