@@ -591,6 +591,102 @@ fn dose_rules_apply_in_order_at_each_dose() {
     assert_rel(value(&e, "auc"), auc, 1e-9, "AUC over the course");
 }
 
+/// The dose search over dosing intervals on a one-compartment IV bolus
+/// model without variability (k = CL/V = 0.2 1/h): at steady state
+/// `Ctrough = D/V·e^{−kτ}/(1 − e^{−kτ})` and `Cmax = D/V/(1 − e^{−kτ})`, so
+/// with Ctrough ≥ 1 and Cmax ≤ 5 the lowest effective dose at interval τ
+/// is `V·(e^{kτ} − 1)` and it is safe while `e^{kτ} ≤ 5` (τ ≤ 8.05 h); the
+/// highest safe dose is `5·V·(1 − e^{−kτ})`.
+#[test]
+fn interval_search_finds_the_longest_interval_with_a_therapeutic_dose() {
+    let model = compile(IV);
+    let (v, k) = (10.0f64, 0.2f64);
+    let metrics = vec![
+        metric("trough", MetricKind::Trough, Window::SteadyState),
+        metric("cmax", MetricKind::Max, Window::SteadyState),
+    ];
+    let template = Regimen::repeated("template", 10.0, "central", 24.0, 14);
+    let mut s = scenario(
+        model.as_ref(),
+        vec![template],
+        metrics,
+        true,
+        AucMethod::LinearUpLogDown,
+    );
+    s.targets = vec![
+        Target {
+            name: "efficacy".into(),
+            kind: TargetKind::Efficacy,
+            metric: "trough".into(),
+            condition: Condition::AtLeast(1.0),
+            fraction: 1.0,
+        },
+        Target {
+            name: "safety".into(),
+            kind: TargetKind::Safety,
+            metric: "cmax".into(),
+            condition: Condition::AtMost(5.0),
+            fraction: 1.0,
+        },
+    ];
+    let search = DoseSearch {
+        regimen: "template".into(),
+        population: "typical".into(),
+        efficacy: "efficacy".into(),
+        safety: "safety".into(),
+        space: SearchSpace::Continuous {
+            lo: 1.0,
+            hi: 500.0,
+            tolerance: 1e-8,
+        },
+        intervals: vec![24.0, 4.0, 12.0, 8.0, 6.0],
+    };
+    let out = optimize(model.as_ref(), &s, &search).expect("search runs");
+    let effective_dose = |tau: f64| v * ((k * tau).exp() - 1.0);
+    let highest_safe = |tau: f64| 5.0 * v * (1.0 - (-k * tau).exp());
+    assert_eq!(out.interval, Some(8.0));
+    assert!(out.effective);
+    assert_rel(
+        out.dose.expect("a dose"),
+        effective_dose(8.0),
+        1e-6,
+        "dose q8h",
+    );
+    let taus: Vec<f64> = out.intervals.iter().map(|o| o.interval).collect();
+    assert_eq!(taus, vec![4.0, 6.0, 8.0, 12.0, 24.0]);
+    for o in &out.intervals {
+        let dose = o.dose.expect("a safe dose at every interval");
+        let feasible = (k * o.interval).exp() <= 5.0;
+        assert_eq!(o.effective, feasible, "interval {}", o.interval);
+        let want = if feasible {
+            effective_dose(o.interval)
+        } else {
+            highest_safe(o.interval)
+        };
+        assert_rel(dose, want, 1e-6, &format!("dose at τ = {}", o.interval));
+    }
+    // Every candidate interval ran on the same (one) subject and kept the
+    // course's duration: 14 days.
+    assert!(out.evaluated.iter().any(|p| p.interval == 4.0));
+
+    // On a grid of strengths: at q8h the safe strengths (≤ 39.9 mg) stop
+    // below the effective dose (39.5 mg is not available), so the longest
+    // interval with an effective strength is q6h (23.2 to 34.9 mg: 30 mg).
+    let grid = DoseSearch {
+        space: SearchSpace::Strengths(vec![10.0, 20.0, 30.0, 40.0, 45.0, 50.0]),
+        ..search
+    };
+    let out = optimize(model.as_ref(), &s, &grid).expect("search runs");
+    assert_eq!((out.interval, out.dose), (Some(6.0), Some(30.0)));
+    let q8 = out
+        .intervals
+        .iter()
+        .find(|o| o.interval == 8.0)
+        .expect("q8h");
+    // No safe strength is effective there: all attain 0, the lowest wins.
+    assert_eq!((q8.dose, q8.effective), (Some(10.0), false));
+}
+
 /// A PD response of an ODE model (warfarin's prothrombin complex activity,
 /// an indirect-response turnover) through the explore loop equals the
 /// dataset simulation of the same doses (the NONMEM-checked runner), and

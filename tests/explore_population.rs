@@ -614,6 +614,7 @@ fn dose_search_finds_the_lowest_effective_safe_dose() {
             hi: 1000.0,
             tolerance: 1e-4,
         },
+        intervals: vec![],
     };
     let out = optimize(model.as_ref(), &s, &search).expect("search runs");
     let dose = out.dose.expect("a dose");

@@ -50,7 +50,9 @@ mod targets;
 pub use bands::{BandSpec, ProfileBands, MAX_BAND_BYTES};
 pub use error::{ExploreError, PopulationError, RegimenError, SubjectFailure};
 pub use metrics::{AucMethod, MetricKind, MetricOptions, MetricSpec, Window};
-pub use optimize::{optimize, DoseSearch, SearchOutcome, SearchPoint, SearchSpace};
+pub use optimize::{
+    optimize, DoseSearch, IntervalOutcome, SearchOutcome, SearchPoint, SearchSpace,
+};
 pub use params::{EstimatesError, Parameters, ThetaCovariance};
 pub use population::{
     Correlation, CovariateSource, CovariateSpec, Distribution, Population, Predicate, Subgroup,
