@@ -230,8 +230,11 @@ fn median_time(f: &mut dyn FnMut()) -> (f64, f64) {
 fn main() {
     let model = compile_model(TWO_CPT, Engine::Jit).unwrap_or_else(|_| panic!("model compiles"));
     let m = model.as_ref();
-    // `EXPLORE_BENCH=closed` runs only the closed-form path, for profiling.
-    let only_closed = std::env::var("EXPLORE_BENCH").is_ok_and(|v| v == "closed");
+    // `EXPLORE_BENCH=closed` (or `ode`) runs only the closed-form (or
+    // ODE) path, for profiling.
+    let only = std::env::var("EXPLORE_BENCH").ok();
+    let only_closed = only.as_deref() == Some("closed");
+    let only_ode = only.as_deref() == Some("ode");
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -256,7 +259,7 @@ fn main() {
         ),
     ];
     for &(label, closed_form, refine, single) in configs {
-        if only_closed && !closed_form {
+        if (only_closed && !closed_form) || (only_ode && closed_form) {
             continue;
         }
         let s = scenario(m, closed_form, refine);
