@@ -324,7 +324,23 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        let n = y.len();
+        // Small systems (PK models) get a copy of the loops with a constant
+        // length, fully unrolled: the same operations in the same order.
+        match y.len() {
+            1 => self.stages_of(f, t, h, y, 1),
+            2 => self.stages_of(f, t, h, y, 2),
+            3 => self.stages_of(f, t, h, y, 3),
+            4 => self.stages_of(f, t, h, y, 4),
+            n => self.stages_of(f, t, h, y, n),
+        }
+    }
+
+    #[inline(always)]
+    fn stages_of<F>(&mut self, f: &mut F, t: f64, h: f64, y: &[f64], n: usize)
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let y = &y[..n];
         let [k1, k2, k3, k4, k5, k6, k7] = &mut self.k;
         // Slices of the state's length: the loops below then index without
         // bounds checks.
@@ -374,7 +390,18 @@ impl Dopri5 {
     /// (the step ends the interval). Before the FSAL swap: `k[6]` is
     /// `f(t + h, ynew)`.
     fn write_dense(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool) {
-        let n = y.len();
+        match y.len() {
+            1 => self.write_dense_of(d, t, h, y, last, 1),
+            2 => self.write_dense_of(d, t, h, y, last, 2),
+            3 => self.write_dense_of(d, t, h, y, last, 3),
+            4 => self.write_dense_of(d, t, h, y, last, 4),
+            n => self.write_dense_of(d, t, h, y, last, n),
+        }
+    }
+
+    #[inline(always)]
+    fn write_dense_of(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool, n: usize) {
+        let y = &y[..n];
         let [k1, _, k3, k4, k5, k6, k7] = &self.k;
         let (k1, k3, k4, k5, k6, k7) = (&k1[..n], &k3[..n], &k4[..n], &k5[..n], &k6[..n], &k7[..n]);
         let ynew = &self.ynew[..n];
@@ -432,10 +459,19 @@ impl Dopri5 {
 
     /// RMS of the embedded error estimate scaled by the mixed tolerance.
     fn error_norm(&self, h: f64, y: &[f64]) -> f64 {
-        let n = y.len();
-        if n == 0 {
-            return 0.0;
+        match y.len() {
+            0 => 0.0,
+            1 => self.error_norm_of(h, y, 1),
+            2 => self.error_norm_of(h, y, 2),
+            3 => self.error_norm_of(h, y, 3),
+            4 => self.error_norm_of(h, y, 4),
+            n => self.error_norm_of(h, y, n),
         }
+    }
+
+    #[inline(always)]
+    fn error_norm_of(&self, h: f64, y: &[f64], n: usize) -> f64 {
+        let y = &y[..n];
         let [k1, _, k3, k4, k5, k6, k7] = &self.k;
         let (k1, k3, k4, k5, k6, k7) = (&k1[..n], &k3[..n], &k4[..n], &k5[..n], &k6[..n], &k7[..n]);
         let ynew = &self.ynew[..n];
