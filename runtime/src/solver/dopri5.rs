@@ -180,6 +180,7 @@ impl Dopri5 {
     /// it runs the stiffness test and may stop early like
     /// [`Dopri5::integrate_detect_stiff`]. Returns the outcome and how many
     /// samples were written (all of them when `t1` is reached).
+    #[allow(clippy::too_many_arguments)]
     pub fn integrate_dense<F>(
         &mut self,
         f: &mut F,
