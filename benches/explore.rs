@@ -10,8 +10,10 @@
 //! 1. the explore engine, closed form (`pk two_compartment_oral`), on every
 //!    core and on one thread;
 //! 2. the same with Cmax refined on the continuous solution (Brent);
-//! 3. the explore engine on the model's ODEs, rtol 1e-6 (automatic method),
-//!    on every core and on one thread;
+//! 3. the explore engine on the model's ODEs, rtol 1e-6 and atol 1e-9 mg
+//!    (automatic method), on every core and on one thread, and with atol
+//!    1e-6 mg (how much of the ODE time the absolute tolerance on the
+//!    emptying depot costs);
 //! 4. the floor: a hand-written single-threaded loop that builds one 3×3
 //!    matrix exponential per subject (scaling and squaring of a Taylor
 //!    series) and propagates the state hour by hour, with the same metrics.
@@ -30,7 +32,7 @@ const TWO_CPT: &str = include_str!("two_cpt_oral.mido");
 
 const SUBJECTS: usize = 10_000;
 
-fn scenario(model: &dyn Model, closed_form: bool, refine: bool) -> Scenario {
+fn scenario(model: &dyn Model, closed_form: bool, refine: bool, atol: f64) -> Scenario {
     let metric = |name: &str, kind| MetricSpec {
         name: name.into(),
         variable: "cp".into(),
@@ -62,6 +64,8 @@ fn scenario(model: &dyn Model, closed_form: bool, refine: bool) -> Scenario {
             fraction: 0.9,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability::default(),
         sampling: Sampling {
             step: 1.0,
@@ -71,7 +75,7 @@ fn scenario(model: &dyn Model, closed_form: bool, refine: bool) -> Scenario {
             closed_form,
             solver: SolverOptions {
                 rtol: 1e-6,
-                atol: 1e-9,
+                atol,
                 method: Method::Auto,
                 ..SolverOptions::default()
             },
@@ -228,36 +232,55 @@ fn median_time(f: &mut dyn FnMut()) -> (f64, f64) {
 fn main() {
     let model = compile_model(TWO_CPT, Engine::Jit).unwrap_or_else(|_| panic!("model compiles"));
     let m = model.as_ref();
-    // `EXPLORE_BENCH=closed` runs only the closed-form path, for profiling.
-    let only_closed = std::env::var("EXPLORE_BENCH").is_ok_and(|v| v == "closed");
+    // `EXPLORE_BENCH=closed` (or `ode`) runs only the closed-form (or
+    // ODE) path, for profiling.
+    let only = std::env::var("EXPLORE_BENCH").ok();
+    let only_closed = only.as_deref() == Some("closed");
+    let only_ode = only.as_deref() == Some("ode");
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .expect("pool");
     let mut medians = Vec::new();
     let mut rows = Vec::new();
-    let configs: &[(&str, bool, bool, bool)] = &[
-        ("explore, closed form", true, false, false),
-        ("explore, closed form, 1 thread", true, false, true),
+    // (label, closed form, refine Cmax, one thread, atol of the ODE path)
+    let configs: &[(&str, bool, bool, bool, f64)] = &[
+        ("explore, closed form", true, false, false, 1e-9),
+        ("explore, closed form, 1 thread", true, false, true, 1e-9),
         (
             "explore, closed form, Cmax refined (Brent)",
             true,
             true,
             false,
+            1e-9,
         ),
-        ("explore, ODE (rtol 1e-6, automatic)", false, false, false),
         (
-            "explore, ODE (rtol 1e-6, automatic), 1 thread",
+            "explore, ODE (rtol 1e-6, atol 1e-9, automatic)",
+            false,
+            false,
+            false,
+            1e-9,
+        ),
+        (
+            "explore, ODE (rtol 1e-6, atol 1e-9, automatic), 1 thread",
             false,
             false,
             true,
+            1e-9,
+        ),
+        (
+            "explore, ODE (rtol 1e-6, atol 1e-6, automatic)",
+            false,
+            false,
+            false,
+            1e-6,
         ),
     ];
-    for &(label, closed_form, refine, single) in configs {
-        if only_closed && !closed_form {
+    for &(label, closed_form, refine, single, atol) in configs {
+        if (only_closed && !closed_form) || (only_ode && closed_form) {
             continue;
         }
-        let s = scenario(m, closed_form, refine);
+        let s = scenario(m, closed_form, refine, atol);
         let mut result = None;
         let mut run = || result = Some(explore(m, &s).expect("explore runs"));
         let t = if single {

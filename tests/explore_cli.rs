@@ -141,6 +141,25 @@ fn explore_prints_the_report_and_writes_every_file() {
     assert_eq!(subjects.lines().count(), 1 + 2 * (60 + 3));
     let searches = std::fs::read_to_string(out.join("searches.csv")).expect("searches.csv");
     assert_eq!(searches.lines().count(), 1 + 3);
+    // Percentile bands of every metric's variable, and the plots.
+    let profiles = std::fs::read_to_string(out.join("profiles.csv")).expect("profiles.csv");
+    assert!(profiles.lines().count() > 1);
+    let mut plots: Vec<String> = std::fs::read_dir(out.join("plots"))
+        .expect("plots")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    plots.sort();
+    assert!(
+        plots
+            .iter()
+            .any(|p| p.starts_with("bands_") && p.ends_with(".svg")),
+        "{plots:?}"
+    );
+    assert!(plots.iter().any(|p| p.starts_with("metrics_")), "{plots:?}");
+    assert!(
+        plots.iter().all(|p| !p.starts_with('.')),
+        "no temporary file left: {plots:?}"
+    );
     // The run record hashes what was run.
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))

@@ -68,6 +68,8 @@ fn scenario(model: &dyn Model) -> Scenario {
             fraction: 0.95,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability::default(),
         sampling: Sampling::default(),
         options: EngineOptions::default(),
@@ -153,15 +155,15 @@ fn unknown_variable() {
         "metric `cmax_ss`: the model has no variable `conc` (observe variables: cp)"
     );
     let mut s = scenario(m.as_ref());
-    s.regimens[0].rule = Some(DoseRule {
+    s.regimens[0].rules = vec![DoseRule {
         variable: "trough".into(),
         comparison: Comparison::Above,
         limit: 3.0,
         action: RuleAction::ReduceBy(2.5),
-    });
+    }];
     assert_eq!(
         error(&s).to_string(),
-        "regimen `5 mg qd`: dose rule: the model has no variable `trough` (observe variables: cp)"
+        "regimen `5 mg qd`: dose rule 1: the model has no variable `trough` (observe variables: cp)"
     );
 }
 
@@ -305,4 +307,51 @@ fn an_impossible_bioavailability_is_named() {
     assert!(e.to_string().ends_with(
         "failed at t = 0: the model's bioavailability for the dose is -0.5; it must be finite and ≥ 0"
     ), "{e}");
+}
+
+#[test]
+fn bands_and_responses_are_checked() {
+    let m = model();
+    let mut s = scenario(m.as_ref());
+    s.bands = vec![BandSpec {
+        variable: "cp".into(),
+        percentiles: vec![5.0, 105.0],
+    }];
+    assert_eq!(
+        error(&s).to_string(),
+        "percentile bands of `cp`: percentiles must be between 0 and 100"
+    );
+    s.bands = vec![BandSpec::new("conc")];
+    assert_eq!(
+        error(&s).to_string(),
+        "percentile bands of `conc`: the model has no variable `conc` (observe variables: cp)"
+    );
+    let mut s = scenario(m.as_ref());
+    s.responses = vec![Response {
+        name: "ae".into(),
+        metric: "p_ae".into(),
+    }];
+    assert_eq!(
+        error(&s),
+        ExploreError::UnknownResponseMetric {
+            response: "ae".into(),
+            metric: "p_ae".into()
+        }
+    );
+    // An AUC is not a probability.
+    s.metrics.push(MetricSpec {
+        name: "auc".into(),
+        variable: "cp".into(),
+        kind: MetricKind::Auc,
+        window: Window::LastInterval,
+    });
+    s.responses[0].metric = "auc".into();
+    let e = error(&s);
+    assert!(
+        matches!(&e, ExploreError::NotAProbability { value, .. } if *value > 1.0),
+        "{e:?}"
+    );
+    assert!(e.to_string().starts_with(
+        "response `ae`: regimen `5 mg qd` in population `adults` gives a subject the value "
+    ));
 }

@@ -104,6 +104,8 @@ fn base(model: &dyn Model, populations: Vec<Population>, regimens: Vec<Regimen>)
             fraction: 0.5,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability::default(),
         sampling: Sampling {
             step: 1.0,
@@ -373,7 +375,7 @@ fn weight_based_dosing_and_subgroup_ratios() {
             count: DoseCount::Doses(10),
             infusion: None,
         })],
-        rule: None,
+        rules: vec![],
     };
     let mut s = base(
         model.as_ref(),
@@ -612,6 +614,7 @@ fn dose_search_finds_the_lowest_effective_safe_dose() {
             hi: 1000.0,
             tolerance: 1e-4,
         },
+        intervals: vec![],
     };
     let out = optimize(model.as_ref(), &s, &search).expect("search runs");
     let dose = out.dose.expect("a dose");
@@ -751,6 +754,8 @@ fn a_fit_drives_an_exploration_with_uncertainty_and_resampled_covariates() {
             fraction: 0.5,
         }],
         subgroup_comparisons: vec![],
+        responses: vec![],
+        bands: vec![],
         variability: Variability {
             between_subject: true,
             residual: false,

@@ -146,13 +146,13 @@ fn every_statement_lowers_to_its_engine_value() {
         }
     );
     assert_eq!(
-        regimen(s, "adjust").rule,
-        Some(DoseRule {
+        regimen(s, "adjust").rules,
+        vec![DoseRule {
             variable: "cp".into(),
             comparison: Comparison::Above,
             limit: 0.2,
             action: RuleAction::ReduceBy(2.5)
-        })
+        }]
     );
     // A single dose in a cycle lasts to the cycle's end.
     assert_eq!(
@@ -164,13 +164,13 @@ fn every_statement_lowers_to_its_engine_value() {
         }]
     );
     assert_eq!(
-        regimen(s, "interrupt").rule,
-        Some(DoseRule {
+        regimen(s, "interrupt").rules,
+        vec![DoseRule {
             variable: "p_ae".into(),
             comparison: Comparison::Above,
             limit: 0.018,
             action: RuleAction::Skip
-        })
+        }]
     );
     // A later start leaves a pause: the first phase becomes a one-repeat cycle.
     assert_eq!(

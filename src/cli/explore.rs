@@ -41,11 +41,13 @@ pub struct Args {
 }
 
 /// The files an exploration writes.
-const FILES: [&str; 5] = [
+const FILES: [&str; 7] = [
     "results.csv",
     "results.json",
     "subjects.csv",
     "searches.csv",
+    "profiles.csv",
+    "plots",
     "run.json",
 ];
 
@@ -208,6 +210,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     out.write("results.json", |w| exploration.write_json(w))?;
     out.write("subjects.csv", |w| write_subjects(w, model, &exploration))?;
     out.write("searches.csv", |w| write_searches(w, &searches))?;
+    out.write("profiles.csv", |w| exploration.write_profiles_csv(w))?;
+    let plots = super::explore_plots::render_all(&exploration)
+        .map_err(|e| Failure::Input(format!("cannot render the plots: {e}")))?;
+    let plot_dir = OutDir::new(&out.path().join("plots"), true)?;
+    for p in &plots {
+        plot_dir.write(&p.file, |w| w.write_all(p.svg.as_bytes()))?;
+    }
     record.timings.2 = started.elapsed().as_secs_f64();
     let written = out.write("run.json", |w| record.write(w))?;
     if let Some(dir) = written.parent() {

@@ -9,6 +9,7 @@ mod compare;
 mod diagnostic_plots;
 mod estimates;
 mod explore;
+mod explore_plots;
 mod explore_report;
 mod fit;
 mod output;

@@ -26,6 +26,11 @@ impl OutDir {
         })
     }
 
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// Fails if any of `names` exists and `--force` was not given, before
     /// anything is computed or written.
     pub fn ensure_free(&self, names: &[&str]) -> Result<(), Failure> {

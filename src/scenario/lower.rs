@@ -99,6 +99,18 @@ pub fn lower(checked: &s::Scenario, inputs: Inputs) -> Lowered {
             ..e::EngineOptions::default()
         },
         seed: checked.seed,
+        // Percentile bands of every variable a metric reads, for the
+        // concentration–time plots; the language has no responses yet.
+        bands: {
+            let mut vars: Vec<&str> = Vec::new();
+            for m in &checked.metrics {
+                if !vars.contains(&m.variable.as_str()) {
+                    vars.push(&m.variable);
+                }
+            }
+            vars.into_iter().map(e::BandSpec::new).collect()
+        },
+        responses: Vec::new(),
     };
     let searches = checked
         .searches
@@ -121,6 +133,7 @@ pub fn lower(checked: &s::Scenario, inputs: Inputs) -> Lowered {
                         }
                         s::SearchSpace::Strengths(d) => e::SearchSpace::Strengths(d.clone()),
                     },
+                    intervals: Vec::new(),
                 },
             )
         })
@@ -234,20 +247,24 @@ fn regimen(r: &s::Regimen) -> e::Regimen {
                 },
             })
             .collect(),
-        rule: r.rule.as_ref().map(|x| e::DoseRule {
-            variable: x.variable.clone(),
-            comparison: if x.above {
-                e::Comparison::Above
-            } else {
-                e::Comparison::Below
-            },
-            limit: x.limit,
-            action: match x.action {
-                s::RuleAction::Skip => e::RuleAction::Skip,
-                s::RuleAction::ReduceBy(a) => e::RuleAction::ReduceBy(a),
-                s::RuleAction::ScaleBy(f) => e::RuleAction::ScaleBy(f),
-            },
-        }),
+        rules: r
+            .rule
+            .iter()
+            .map(|x| e::DoseRule {
+                variable: x.variable.clone(),
+                comparison: if x.above {
+                    e::Comparison::Above
+                } else {
+                    e::Comparison::Below
+                },
+                limit: x.limit,
+                action: match x.action {
+                    s::RuleAction::Skip => e::RuleAction::Skip,
+                    s::RuleAction::ReduceBy(a) => e::RuleAction::ReduceBy(a),
+                    s::RuleAction::ScaleBy(f) => e::RuleAction::ScaleBy(f),
+                },
+            })
+            .collect(),
     }
 }
 

@@ -41,7 +41,7 @@ pub enum RegimenError {
     InvalidCycle { block: usize },
     /// A dose rule's step or factor cannot reduce a dose (negative step, a
     /// factor outside [0, 1), a limit that is not finite).
-    InvalidRule { reason: &'static str },
+    InvalidRule { rule: usize, reason: &'static str },
     /// The regimen starts before time 0 or at a time that is not finite.
     InvalidStart { start: f64 },
 }
@@ -104,7 +104,9 @@ impl fmt::Display for RegimenError {
                 "block {}: a cycle needs a positive length and at least one repeat",
                 block + 1
             ),
-            RegimenError::InvalidRule { reason } => write!(f, "dose rule: {reason}"),
+            RegimenError::InvalidRule { rule, reason } => {
+                write!(f, "dose rule {}: {reason}", rule + 1)
+            }
             RegimenError::InvalidStart { start } => {
                 write!(f, "the regimen starts at {start}; it must be finite and ≥ 0")
             }
@@ -284,6 +286,27 @@ pub enum ExploreError {
     },
     /// A dose search whose range or grid is empty or not positive.
     Search { reason: String },
+    /// Percentile bands with no percentile or one outside 0–100.
+    InvalidBand {
+        variable: String,
+        reason: &'static str,
+    },
+    /// The per-subject band values of one regimen × population would
+    /// need more than [`super::bands::MAX_BAND_BYTES`].
+    BandsTooLarge {
+        regimen: String,
+        population: String,
+        bytes: usize,
+    },
+    /// An exposure–response probability on a metric the scenario does not define.
+    UnknownResponseMetric { response: String, metric: String },
+    /// A response metric with a value outside [0, 1]: not a probability.
+    NotAProbability {
+        response: String,
+        regimen: String,
+        population: String,
+        value: f64,
+    },
 }
 
 impl fmt::Display for ExploreError {
@@ -345,6 +368,33 @@ impl fmt::Display for ExploreError {
                 subject + 1
             ),
             ExploreError::Search { reason } => write!(f, "dose search: {reason}"),
+            ExploreError::InvalidBand { variable, reason } => {
+                write!(f, "percentile bands of `{variable}`: {reason}")
+            }
+            ExploreError::BandsTooLarge {
+                regimen,
+                population,
+                bytes,
+            } => write!(
+                f,
+                "percentile bands of regimen `{regimen}` in population `{population}` would keep \
+                 {:.1} GB of per-subject values; use a coarser sampling step or fewer subjects",
+                *bytes as f64 / 1e9
+            ),
+            ExploreError::UnknownResponseMetric { response, metric } => write!(
+                f,
+                "response `{response}` uses metric `{metric}`, which the scenario does not define"
+            ),
+            ExploreError::NotAProbability {
+                response,
+                regimen,
+                population,
+                value,
+            } => write!(
+                f,
+                "response `{response}`: regimen `{regimen}` in population `{population}` gives a \
+                 subject the value {value}, which is not a probability (outside [0, 1])"
+            ),
         }
     }
 }

@@ -35,19 +35,24 @@
 //! overlap, subgroup ratios), `optimize` (dose search), `results` (tables
 //! and writers).
 
+mod bands;
 mod error;
 mod metrics;
 mod optimize;
 mod params;
 mod population;
 mod regimen;
+mod responses;
 mod results;
 mod sim;
 mod targets;
 
+pub use bands::{BandSpec, ProfileBands, MAX_BAND_BYTES};
 pub use error::{ExploreError, PopulationError, RegimenError, SubjectFailure};
 pub use metrics::{AucMethod, MetricKind, MetricOptions, MetricSpec, Window};
-pub use optimize::{optimize, DoseSearch, SearchOutcome, SearchPoint, SearchSpace};
+pub use optimize::{
+    optimize, DoseSearch, IntervalOutcome, SearchOutcome, SearchPoint, SearchSpace,
+};
 pub use params::{EstimatesError, Parameters, ThetaCovariance};
 pub use population::{
     Correlation, CovariateSource, CovariateSpec, Distribution, Population, Predicate, Subgroup,
@@ -55,6 +60,7 @@ pub use population::{
 pub use regimen::{
     Block, Comparison, DoseAmount, DoseBand, DoseCount, DoseRule, Phase, Regimen, RuleAction,
 };
+pub use responses::{Response, ResponseSummary};
 pub use results::{
     quantile_sorted, Attainment, Exploration, MetricSummary, Recommendation, ResultRow,
     SubjectValues,
@@ -64,6 +70,7 @@ pub use targets::{overlap_share, Condition, Overlap, SubgroupRatio, Target, Targ
 use crate::model::{Model, RandomLevel};
 use crate::random::LevelSampler;
 use crate::solver::{SolverOptions, SolverStats};
+use bands::BandPoint;
 use metrics::{CompiledMetric, Profile};
 use params::ThetaSampler;
 use population::CompiledPopulation;
@@ -83,6 +90,10 @@ pub struct Scenario {
     pub metrics: Vec<MetricSpec>,
     pub targets: Vec<Target>,
     pub subgroup_comparisons: Vec<SubgroupComparison>,
+    /// Exposure–response probabilities to report per row.
+    pub responses: Vec<Response>,
+    /// Percentile bands of variables over time, per regimen × population.
+    pub bands: Vec<BandSpec>,
     pub variability: Variability,
     pub sampling: Sampling,
     pub options: EngineOptions,
@@ -216,11 +227,27 @@ pub(crate) struct Plan {
     grid: Vec<f64>,
     end: f64,
     metrics: Vec<CompiledMetric>,
-    rule_var: Option<usize>,
+    /// Per dose rule: index into the variables of what it reads.
+    rule_vars: Vec<usize>,
     /// The last phase, for the steady-state window.
     ss_phase: Option<regimen::CompiledPhase>,
     /// Whether some metric evaluates the continuous solution between samples.
     keep_states: bool,
+    /// Band times (empty when the scenario asks for no bands, and in a
+    /// dose search).
+    band_points: Vec<BandPoint>,
+}
+
+/// What simulating one regimen in one population gives.
+pub(crate) struct Simulated {
+    /// `subjects × metrics`.
+    values: Vec<f64>,
+    /// Amount administered to each subject.
+    administered: Vec<f64>,
+    /// `subjects × band_width`: per subject, each band variable's values
+    /// at the band points (variable-major).
+    profiles: Vec<f32>,
+    band_width: usize,
 }
 
 /// A validated scenario with its subjects drawn.
@@ -234,6 +261,10 @@ pub(crate) struct Prepared<'m> {
     cohorts: Vec<Cohort>,
     /// Per target: index into the metrics.
     target_metrics: Vec<usize>,
+    /// Per response: index into the metrics.
+    response_metrics: Vec<usize>,
+    /// Per band spec: index into `vars`.
+    band_vars: Vec<usize>,
     /// ODE solver work of every simulation so far.
     solver_stats: Mutex<SolverStats>,
 }
@@ -285,6 +316,7 @@ impl<'m> Prepared<'m> {
         duplicate("target", s.targets.iter().map(|t| t.name.as_str()))?;
         duplicate("regimen", s.regimens.iter().map(|r| r.name.as_str()))?;
         duplicate("population", s.populations.iter().map(|r| r.name.as_str()))?;
+        duplicate("response", s.responses.iter().map(|r| r.name.as_str()))?;
 
         // Variables: every metric's, then the rules'.
         let mut vars: Vec<VarSlot> = Vec::new();
@@ -310,8 +342,11 @@ impl<'m> Prepared<'m> {
             .map(|m| var_of(&m.variable, format!("metric `{}`", m.name)))
             .collect::<Result<Vec<_>, _>>()?;
         for r in &s.regimens {
-            if let Some(rule) = &r.rule {
-                var_of(&rule.variable, format!("regimen `{}`: dose rule", r.name))?;
+            for (i, rule) in r.rules.iter().enumerate() {
+                var_of(
+                    &rule.variable,
+                    format!("regimen `{}`: dose rule {}", r.name, i + 1),
+                )?;
             }
         }
         let target_metrics = s
@@ -336,6 +371,38 @@ impl<'m> Prepared<'m> {
                     .ok_or_else(|| ExploreError::UnknownMetric {
                         target: t.name.clone(),
                         metric: t.metric.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let band_vars = s
+            .bands
+            .iter()
+            .map(|b| {
+                if b.percentiles.is_empty() {
+                    return Err(ExploreError::InvalidBand {
+                        variable: b.variable.clone(),
+                        reason: "no percentile is asked for",
+                    });
+                }
+                if b.percentiles.iter().any(|p| !(0.0..=100.0).contains(p)) {
+                    return Err(ExploreError::InvalidBand {
+                        variable: b.variable.clone(),
+                        reason: "percentiles must be between 0 and 100",
+                    });
+                }
+                var_of(&b.variable, format!("percentile bands of `{}`", b.variable))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let response_metrics = s
+            .responses
+            .iter()
+            .map(|r| {
+                s.metrics
+                    .iter()
+                    .position(|m| m.name == r.metric)
+                    .ok_or_else(|| ExploreError::UnknownResponseMetric {
+                        response: r.name.clone(),
+                        metric: r.metric.clone(),
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -372,6 +439,8 @@ impl<'m> Prepared<'m> {
             populations,
             cohorts: Vec::new(),
             target_metrics,
+            response_metrics,
+            band_vars,
             solver_stats: Mutex::new(SolverStats::default()),
         };
         // Validate every regimen and window before drawing anyone.
@@ -487,13 +556,19 @@ impl<'m> Prepared<'m> {
     pub(crate) fn plan_compiled(&self, regimen: CompiledRegimen) -> Result<Plan, ExploreError> {
         let s = self.scenario;
         let end = regimen.end.max(s.sampling.end.unwrap_or(0.0));
-        let rule_var = match &regimen.rule {
-            Some(rule) => {
-                let slot = resolve_variable(self.model, &rule.variable, s.variability.residual);
-                self.vars.iter().position(|v| Some(v) == slot.as_ref())
-            }
-            None => None,
-        };
+        let rule_vars = regimen
+            .rules
+            .iter()
+            .map(|rule| {
+                resolve_variable(self.model, &rule.variable, s.variability.residual)
+                    .and_then(|slot| self.vars.iter().position(|v| *v == slot))
+                    .ok_or_else(|| ExploreError::UnknownVariable {
+                        context: format!("regimen `{}`: dose rule", regimen.name),
+                        name: rule.variable.clone(),
+                        candidates: self.model.info().outputs.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut metrics = Vec::with_capacity(s.metrics.len());
         let mut bounds = Vec::new();
         for (m, &var) in s.metrics.iter().zip(&self.metric_vars) {
@@ -558,24 +633,27 @@ impl<'m> Prepared<'m> {
             MetricKind::ValueAt(_) => true,
             MetricKind::Trough | MetricKind::TimeAbove(_) | MetricKind::TimeBelow(_) => false,
         });
+        let band_points = if s.bands.is_empty() {
+            Vec::new()
+        } else {
+            let dose_times: Vec<f64> = regimen.doses.iter().map(|d| d.time).collect();
+            bands::band_points(step, end, &dose_times)
+        };
         Ok(Plan {
             regimen,
             grid,
             end,
             metrics,
-            rule_var,
+            rule_vars,
             ss_phase,
             keep_states,
+            band_points,
         })
     }
 
-    /// Metric values (`subjects × metrics`) and administered amounts of
-    /// every subject of population `pi` under `plan`.
-    pub(crate) fn simulate(
-        &self,
-        plan: &Plan,
-        pi: usize,
-    ) -> Result<(Vec<f64>, Vec<f64>), ExploreError> {
+    /// Metric values, administered amounts and band profiles of every
+    /// subject of population `pi` under `plan`.
+    pub(crate) fn simulate(&self, plan: &Plan, pi: usize) -> Result<Simulated, ExploreError> {
         let s = self.scenario;
         let cohort = &self.cohorts[pi];
         let pop = &self.populations[pi];
@@ -583,6 +661,20 @@ impl<'m> Prepared<'m> {
         let m = plan.metrics.len();
         let mut values = vec![f64::NAN; n * m];
         let mut administered = vec![0.0; n];
+        let band_width = plan.band_points.len() * self.band_vars.len();
+        let bytes = n
+            .saturating_mul(band_width)
+            .saturating_mul(std::mem::size_of::<f32>());
+        if bytes > bands::MAX_BAND_BYTES {
+            return Err(ExploreError::BandsTooLarge {
+                regimen: plan.regimen.name.clone(),
+                population: pop.name.clone(),
+                bytes,
+            });
+        }
+        // One slot per subject when there are no bands, so the chunks below
+        // have a positive length.
+        let mut profiles = vec![f32::NAN; n * band_width.max(1)];
         let err = Mutex::new(None);
         let course = Course {
             phases: &plan.regimen.phases,
@@ -590,13 +682,15 @@ impl<'m> Prepared<'m> {
             grid: &plan.grid,
             start: 0.0,
             end: plan.end,
-            rule: plan.regimen.rule.as_ref().zip(plan.rule_var),
+            rules: &plan.regimen.rules,
+            rule_vars: &plan.rule_vars,
             keep_states: plan.keep_states,
         };
         let opts = s.options;
         values
             .par_chunks_mut(m.max(1))
             .zip(administered.par_iter_mut())
+            .zip(profiles.par_chunks_mut(band_width.max(1)))
             .enumerate()
             .for_each_init(
                 || {
@@ -610,7 +704,7 @@ impl<'m> Prepared<'m> {
                         Vec::new(),
                     )
                 },
-                |(sim, main, ss, scratch, x0), (k, (out, given))| {
+                |(sim, main, ss, scratch, x0), (k, ((out, given), band_out))| {
                     let (r, i) = (k / cohort.per_replicate, k % cohort.per_replicate);
                     let before = sim.solver_stats();
                     let result = run_subject(
@@ -625,6 +719,9 @@ impl<'m> Prepared<'m> {
                         &opts.metrics,
                         out,
                     );
+                    if result.is_ok() && band_width > 0 {
+                        bands::extract(main, &plan.band_points, &self.band_vars, band_out);
+                    }
                     let after = sim.solver_stats();
                     if after != before {
                         if let Ok(mut total) = self.solver_stats.lock() {
@@ -650,7 +747,12 @@ impl<'m> Prepared<'m> {
             );
         match err.into_inner().unwrap_or(None) {
             Some((_, e)) => Err(e),
-            None => Ok((values, administered)),
+            None => Ok(Simulated {
+                values,
+                administered,
+                profiles,
+                band_width,
+            }),
         }
     }
 
@@ -722,6 +824,20 @@ impl<'m> Prepared<'m> {
             .collect();
         let cohort = &self.cohorts[pi];
         let targets = self.attainment(values, members, cohort.theta.len(), cohort.per_replicate);
+        let responses = s
+            .responses
+            .iter()
+            .zip(&self.response_metrics)
+            .map(|(r, &j)| {
+                responses::summarize(
+                    &r.name,
+                    |k| values[k * m + j],
+                    members,
+                    cohort.theta.len(),
+                    cohort.per_replicate,
+                )
+            })
+            .collect();
         let total_dose =
             members.iter().map(|&k| administered[k]).sum::<f64>() / members.len().max(1) as f64;
         ResultRow {
@@ -733,7 +849,68 @@ impl<'m> Prepared<'m> {
             meets_all_targets: targets.iter().all(|t: &Attainment| t.met),
             metrics,
             targets,
+            responses,
         }
+    }
+
+    /// Every band spec's percentiles over `members` of a simulation.
+    fn bands(
+        &self,
+        plan: &Plan,
+        sim: &Simulated,
+        pi: usize,
+        subgroup: Option<&str>,
+        members: &[usize],
+    ) -> Vec<ProfileBands> {
+        let np = plan.band_points.len();
+        let times: Vec<f64> = plan.band_points.iter().map(|p| p.time).collect();
+        self.scenario
+            .bands
+            .iter()
+            .enumerate()
+            .map(|(b, spec)| {
+                let qs: Vec<f64> = spec.percentiles.iter().map(|p| p / 100.0).collect();
+                ProfileBands {
+                    regimen: plan.regimen.name.clone(),
+                    population: self.populations[pi].name.clone(),
+                    subgroup: subgroup.map(str::to_string),
+                    variable: spec.variable.clone(),
+                    subjects: members.len(),
+                    percentiles: spec.percentiles.clone(),
+                    times: times.clone(),
+                    values: bands::percentiles(
+                        &sim.profiles,
+                        sim.band_width,
+                        b * np,
+                        np,
+                        members,
+                        &qs,
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// Checks that every response metric holds probabilities.
+    fn check_responses(
+        &self,
+        regimen: &str,
+        pi: usize,
+        values: &[f64],
+    ) -> Result<(), ExploreError> {
+        let m = self.scenario.metrics.len();
+        for (r, &j) in self.scenario.responses.iter().zip(&self.response_metrics) {
+            let column = values.iter().skip(j).step_by(m.max(1)).copied();
+            if let Some(value) = responses::not_a_probability(column) {
+                return Err(ExploreError::NotAProbability {
+                    response: r.name.clone(),
+                    regimen: regimen.to_string(),
+                    population: self.populations[pi].name.clone(),
+                    value,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -803,7 +980,8 @@ fn run_subject(
             grid: course.grid,
             start,
             end,
-            rule: None,
+            rules: &[],
+            rule_vars: &[],
             keep_states: course.keep_states,
         };
         sim.run(&ss_course, Some(x0), ss, residual.as_mut())?;
@@ -834,15 +1012,16 @@ pub fn explore_with_progress(
     let mut rows = Vec::new();
     let mut all_values = Vec::new();
     let mut subgroup_ratios = Vec::new();
+    let mut all_bands = Vec::new();
     for r in &s.regimens {
         let plan = prepared.plan(r)?;
         for (pi, pop) in prepared.populations.iter().enumerate() {
-            let (values, administered) = prepared.simulate(&plan, pi)?;
+            let simulated = prepared.simulate(&plan, pi)?;
+            prepared.check_responses(&r.name, pi, &simulated.values)?;
             done += 1;
             progress(done, total);
             let cohort = &prepared.cohorts[pi];
             let everyone: Vec<usize> = (0..cohort.len()).collect();
-            rows.push(prepared.row(&r.name, pi, None, &values, &administered, &everyone));
             let members: Vec<Vec<usize>> = (0..pop.subgroups.len())
                 .map(|g| {
                     (0..cohort.len())
@@ -850,6 +1029,16 @@ pub fn explore_with_progress(
                         .collect()
                 })
                 .collect();
+            all_bands.extend(prepared.bands(&plan, &simulated, pi, None, &everyone));
+            for ((name, _), ks) in pop.subgroups.iter().zip(&members) {
+                all_bands.extend(prepared.bands(&plan, &simulated, pi, Some(name), ks));
+            }
+            let Simulated {
+                values,
+                administered,
+                ..
+            } = simulated;
+            rows.push(prepared.row(&r.name, pi, None, &values, &administered, &everyone));
             for ((name, _), ks) in pop.subgroups.iter().zip(&members) {
                 rows.push(prepared.row(&r.name, pi, Some(name), &values, &administered, ks));
             }
@@ -949,6 +1138,7 @@ pub fn explore_with_progress(
         recommendations,
         overlap,
         subgroup_ratios,
+        bands: all_bands,
         values: all_values,
         solver_stats: prepared.solver_stats.into_inner().unwrap_or_default(),
     })

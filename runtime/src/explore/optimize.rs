@@ -24,9 +24,25 @@
 //!
 //! Every listed dose is simulated; among those meeting the safety target
 //! the one with the highest efficacy attainment wins, the lowest dose on a tie.
+//!
+//! # Dosing interval
+//!
+//! With candidate intervals ([`DoseSearch::intervals`]), the last phase of
+//! the template (the maintenance phase, whose steady state the
+//! `SteadyState` window reports) takes each interval in turn, keeping its
+//! duration (`Doses(14)` every 24 h becomes 28 doses every 12 h; earlier
+//! phases, such as a loading dose, are unchanged), and the dose search runs
+//! at each, on the same subjects. The interval chosen is the **longest one
+//! at which a dose meets both targets**: fewer administrations for the same
+//! attainment requirements (adherence, convenience), which is how a
+//! modeler breaks that tie. When no interval has such a dose, the interval
+//! whose recommended (safe) dose has the highest efficacy attainment wins,
+//! the longer on a tie. Every interval's outcome is reported
+//! ([`SearchOutcome::intervals`]), so another choice (the lowest daily
+//! dose, say) can be read off the table.
 
 use super::error::ExploreError;
-use super::regimen::CompiledAmount;
+use super::regimen::{Block, CompiledAmount, DoseCount, Phase, Regimen};
 use super::targets::TargetKind;
 use super::{Prepared, Scenario};
 use crate::model::Model;
@@ -43,6 +59,9 @@ pub struct DoseSearch {
     pub efficacy: String,
     pub safety: String,
     pub space: SearchSpace,
+    /// Candidate dosing intervals of the template's last phase; empty to
+    /// keep the template's interval.
+    pub intervals: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,18 +74,39 @@ pub enum SearchSpace {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SearchPoint {
     pub dose: f64,
+    /// The dosing interval of the template's last phase.
+    pub interval: f64,
     pub efficacy: f64,
     pub safety: f64,
     pub safe: bool,
     pub effective: bool,
 }
 
+/// The dose search at one candidate interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IntervalOutcome {
+    pub interval: f64,
+    /// The dose recommended at this interval; `None` when none is safe.
+    pub dose: Option<f64>,
+    /// Whether that dose also meets the efficacy target.
+    pub effective: bool,
+    /// Efficacy and safety attainment at that dose (NaN without one).
+    pub efficacy: f64,
+    pub safety: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchOutcome {
     /// The recommended dose; `None` when no candidate meets the safety target.
     pub dose: Option<f64>,
+    /// The interval of the recommended dose (the template's when no
+    /// interval was searched); `None` without a recommendation.
+    pub interval: Option<f64>,
     /// Whether the recommended dose also meets the efficacy target.
     pub effective: bool,
+    /// The outcome at each candidate interval, shortest first (one entry,
+    /// the template's interval, when no interval was searched).
+    pub intervals: Vec<IntervalOutcome>,
     /// Every candidate simulated, in the order tried.
     pub evaluated: Vec<SearchPoint>,
 }
@@ -77,9 +117,6 @@ pub fn optimize(
     scenario: &Scenario,
     search: &DoseSearch,
 ) -> Result<SearchOutcome, ExploreError> {
-    let bad = |reason: &str| ExploreError::Search {
-        reason: reason.to_string(),
-    };
     let prepared = Prepared::new(model, scenario)?;
     let template = scenario
         .regimens
@@ -102,54 +139,11 @@ pub fn optimize(
         target(&search.efficacy, TargetKind::Efficacy)?,
         target(&search.safety, TargetKind::Safety)?,
     );
-    let base = prepared.plan(template)?.regimen;
-    let a0 = match base.phases.first().map(|p| &p.amount) {
-        Some(CompiledAmount::Fixed(a)) => *a,
-        Some(CompiledAmount::PerUnit { per_unit, .. }) => *per_unit,
-        Some(CompiledAmount::Bands { bands, .. }) => bands.first().map_or(0.0, |b| b.amount),
-        None => 0.0,
-    };
-    if a0.is_nan() || a0 <= 0.0 {
-        return Err(bad(
-            "the template's first dose must be positive to be scaled",
-        ));
-    }
-    let cohort = &prepared.cohorts[pi];
-    let everyone: Vec<usize> = (0..cohort.len()).collect();
-    let mut evaluated = Vec::new();
-    let mut eval = |dose: f64| -> Result<SearchPoint, ExploreError> {
-        let plan = prepared.plan_compiled(base.scaled(dose / a0))?;
-        let (values, _) = prepared.simulate(&plan, pi)?;
-        let att = prepared.attainment(&values, &everyone, cohort.theta.len(), cohort.per_replicate);
-        let p = SearchPoint {
-            dose,
-            efficacy: att[ei].fraction,
-            safety: att[si].fraction,
-            effective: att[ei].met,
-            safe: att[si].met,
-        };
-        evaluated.push(p);
-        Ok(p)
-    };
     match &search.space {
         SearchSpace::Strengths(doses) => {
             if doses.is_empty() || doses.iter().any(|d| !(d.is_finite() && *d > 0.0)) {
                 return Err(bad("strengths must be a non-empty list of positive doses"));
             }
-            let mut sorted = doses.clone();
-            sorted.sort_by(f64::total_cmp);
-            let mut best: Option<SearchPoint> = None;
-            for d in sorted {
-                let p = eval(d)?;
-                if p.safe && best.is_none_or(|b| p.efficacy > b.efficacy) {
-                    best = Some(p);
-                }
-            }
-            Ok(SearchOutcome {
-                dose: best.map(|b| b.dose),
-                effective: best.is_some_and(|b| b.effective),
-                evaluated,
-            })
         }
         &SearchSpace::Continuous { lo, hi, tolerance } => {
             if !(lo > 0.0 && hi > lo && hi.is_finite() && tolerance > 0.0) {
@@ -157,61 +151,188 @@ pub fn optimize(
                     "a continuous search needs 0 < lo < hi and a tolerance > 0",
                 ));
             }
-            let at_lo = eval(lo)?;
-            if !at_lo.safe {
-                return Ok(SearchOutcome {
-                    dose: None,
-                    effective: false,
-                    evaluated,
-                });
-            }
-            // Highest safe dose.
-            let at_hi = eval(hi)?;
-            let mut safe = at_lo;
-            if at_hi.safe {
-                safe = at_hi;
-            } else {
-                let (mut a, mut b) = (lo, hi);
-                while b - a > tolerance * b {
-                    let mid = 0.5 * (a + b);
-                    let p = eval(mid)?;
-                    if p.safe {
-                        a = mid;
-                        safe = p;
-                    } else {
-                        b = mid;
-                    }
-                }
-            }
-            if !safe.effective {
-                return Ok(SearchOutcome {
-                    dose: Some(safe.dose),
-                    effective: false,
-                    evaluated,
-                });
-            }
-            // Lowest effective dose below it.
-            if at_lo.effective {
-                return Ok(SearchOutcome {
-                    dose: Some(lo),
-                    effective: true,
-                    evaluated,
-                });
-            }
-            let (mut a, mut b) = (lo, safe.dose);
-            while b - a > tolerance * b {
-                let mid = 0.5 * (a + b);
-                if eval(mid)?.effective {
-                    b = mid;
-                } else {
-                    a = mid;
-                }
-            }
-            Ok(SearchOutcome {
-                dose: Some(b),
-                effective: true,
-                evaluated,
-            })
         }
     }
+    if search
+        .intervals
+        .iter()
+        .any(|t| !(t.is_finite() && *t > 0.0))
+    {
+        return Err(bad("candidate intervals must be finite and > 0"));
+    }
+    let mut intervals: Vec<Option<f64>> = search.intervals.iter().copied().map(Some).collect();
+    intervals.sort_by(|a, b| a.unwrap_or(0.0).total_cmp(&b.unwrap_or(0.0)));
+    intervals.dedup();
+    if intervals.is_empty() {
+        intervals.push(None);
+    }
+    let cohort = &prepared.cohorts[pi];
+    let everyone: Vec<usize> = (0..cohort.len()).collect();
+    let mut evaluated = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut best: Vec<Option<SearchPoint>> = Vec::new();
+    for tau in intervals {
+        let regimen = match tau {
+            Some(tau) => with_interval(template, tau)?,
+            None => template.clone(),
+        };
+        let base = prepared.plan(&regimen)?.regimen;
+        let interval = base.last_phase().map_or(f64::NAN, |p| p.interval);
+        let a0 = match base.phases.first().map(|p| &p.amount) {
+            Some(CompiledAmount::Fixed(a)) => *a,
+            Some(CompiledAmount::PerUnit { per_unit, .. }) => *per_unit,
+            Some(CompiledAmount::Bands { bands, .. }) => bands.first().map_or(0.0, |b| b.amount),
+            None => 0.0,
+        };
+        if a0.is_nan() || a0 <= 0.0 {
+            return Err(bad(
+                "the template's first dose must be positive to be scaled",
+            ));
+        }
+        let mut eval = |dose: f64| -> Result<SearchPoint, ExploreError> {
+            let mut plan = prepared.plan_compiled(base.scaled(dose / a0))?;
+            plan.band_points.clear();
+            let values = prepared.simulate(&plan, pi)?.values;
+            let att =
+                prepared.attainment(&values, &everyone, cohort.theta.len(), cohort.per_replicate);
+            let p = SearchPoint {
+                dose,
+                interval,
+                efficacy: att[ei].fraction,
+                safety: att[si].fraction,
+                effective: att[ei].met,
+                safe: att[si].met,
+            };
+            evaluated.push(p);
+            Ok(p)
+        };
+        let point = match &search.space {
+            SearchSpace::Strengths(doses) => strengths(doses, &mut eval)?,
+            &SearchSpace::Continuous { lo, hi, tolerance } => {
+                bisection(lo, hi, tolerance, &mut eval)?
+            }
+        };
+        outcomes.push(IntervalOutcome {
+            interval,
+            dose: point.map(|p| p.dose),
+            effective: point.is_some_and(|p| p.effective),
+            efficacy: point.map_or(f64::NAN, |p| p.efficacy),
+            safety: point.map_or(f64::NAN, |p| p.safety),
+        });
+        best.push(point);
+    }
+    // The longest interval with an effective safe dose, else the highest
+    // efficacy attainment (the longer interval on a tie).
+    let chosen = best.iter().flatten().copied().max_by(|a, b| {
+        (a.effective.cmp(&b.effective))
+            .then_with(|| {
+                if a.effective {
+                    std::cmp::Ordering::Equal
+                } else {
+                    a.efficacy.total_cmp(&b.efficacy)
+                }
+            })
+            .then_with(|| a.interval.total_cmp(&b.interval))
+    });
+    Ok(SearchOutcome {
+        dose: chosen.map(|p| p.dose),
+        interval: chosen.map(|p| p.interval),
+        effective: chosen.is_some_and(|p| p.effective),
+        intervals: outcomes,
+        evaluated,
+    })
+}
+
+fn bad(reason: &str) -> ExploreError {
+    ExploreError::Search {
+        reason: reason.to_string(),
+    }
+}
+
+/// The template with its last phase given every `interval`, for as long as
+/// before.
+fn with_interval(template: &Regimen, interval: f64) -> Result<Regimen, ExploreError> {
+    let mut r = template.clone();
+    let phase: Option<&mut Phase> = match r.blocks.last_mut() {
+        Some(Block::Phase(p)) => Some(p),
+        Some(Block::Cycle { phases, .. }) => phases.last_mut(),
+        None => None,
+    };
+    let Some(p) = phase else {
+        return Err(bad("the template has no phase whose interval can change"));
+    };
+    let duration = match p.count {
+        DoseCount::Doses(n) => f64::from(n) * p.interval,
+        DoseCount::Duration(d) => d,
+    };
+    p.interval = interval;
+    p.count = DoseCount::Duration(duration);
+    Ok(r)
+}
+
+/// Every strength; the safe one with the highest efficacy attainment, the
+/// lowest dose on a tie.
+fn strengths(
+    doses: &[f64],
+    eval: &mut dyn FnMut(f64) -> Result<SearchPoint, ExploreError>,
+) -> Result<Option<SearchPoint>, ExploreError> {
+    let mut sorted = doses.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut best: Option<SearchPoint> = None;
+    for d in sorted {
+        let p = eval(d)?;
+        if p.safe && best.is_none_or(|b| p.efficacy > b.efficacy) {
+            best = Some(p);
+        }
+    }
+    Ok(best)
+}
+
+/// The highest safe dose in `[lo, hi]`, then, if it is effective, the
+/// lowest effective dose below it (see the module documentation).
+fn bisection(
+    lo: f64,
+    hi: f64,
+    tolerance: f64,
+    eval: &mut dyn FnMut(f64) -> Result<SearchPoint, ExploreError>,
+) -> Result<Option<SearchPoint>, ExploreError> {
+    let at_lo = eval(lo)?;
+    if !at_lo.safe {
+        return Ok(None);
+    }
+    // Highest safe dose.
+    let at_hi = eval(hi)?;
+    let mut safe = at_lo;
+    if at_hi.safe {
+        safe = at_hi;
+    } else {
+        let (mut a, mut b) = (lo, hi);
+        while b - a > tolerance * b {
+            let mid = 0.5 * (a + b);
+            let p = eval(mid)?;
+            if p.safe {
+                a = mid;
+                safe = p;
+            } else {
+                b = mid;
+            }
+        }
+    }
+    if !safe.effective || at_lo.effective {
+        return Ok(Some(if at_lo.effective { at_lo } else { safe }));
+    }
+    // Lowest effective dose below it.
+    let (mut a, mut b) = (lo, safe.dose);
+    let mut effective = safe;
+    while b - a > tolerance * b {
+        let mid = 0.5 * (a + b);
+        let p = eval(mid)?;
+        if p.effective {
+            b = mid;
+            effective = p;
+        } else {
+            a = mid;
+        }
+    }
+    Ok(Some(effective))
 }

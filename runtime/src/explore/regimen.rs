@@ -25,8 +25,9 @@ pub struct Regimen {
     /// Time of the first dose (the simulation starts at 0).
     pub start: f64,
     pub blocks: Vec<Block>,
-    /// A rule that changes doses from a simulated quantity (at most one).
-    pub rule: Option<DoseRule>,
+    /// Rules that change doses from simulated quantities, evaluated in
+    /// this order before every dose but the first (see [`DoseRule`]).
+    pub rules: Vec<DoseRule>,
 }
 
 /// One part of a regimen; blocks follow each other.
@@ -91,6 +92,13 @@ pub struct DoseBand {
 /// the prediction just before the dose) is compared with `limit`; when the
 /// condition holds, `action` changes that dose (and, for reductions, every
 /// later one).
+///
+/// A regimen's rules are evaluated in order at each dose, all on the same
+/// pre-dose values, and every rule whose condition holds acts. Reductions
+/// compose in that order: the dose given is `a·nominal + b`, each
+/// `ReduceBy(s)` doing `b ← b − s` and each `ScaleBy(f)` doing
+/// `a ← f·a, b ← f·b` (scaling a dose that was already reduced scales the
+/// reduced dose); `Skip` withholds this dose only, whatever the others do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DoseRule {
     pub variable: String,
@@ -196,7 +204,7 @@ pub(crate) struct CompiledRegimen {
     pub doses: Vec<PlannedDose>,
     /// End of the course: the end of the last block.
     pub end: f64,
-    pub rule: Option<DoseRule>,
+    pub rules: Vec<DoseRule>,
 }
 
 impl CompiledRegimen {
@@ -258,7 +266,7 @@ impl Regimen {
                 count: DoseCount::Doses(doses),
                 infusion: None,
             })],
-            rule: None,
+            rules: vec![],
         }
     }
 
@@ -270,8 +278,8 @@ impl Regimen {
         if self.blocks.is_empty() {
             return Err(RegimenError::Empty);
         }
-        if let Some(rule) = &self.rule {
-            validate_rule(rule)?;
+        for (i, rule) in self.rules.iter().enumerate() {
+            validate_rule(rule).map_err(|reason| RegimenError::InvalidRule { rule: i, reason })?;
         }
         let mut phases = Vec::new();
         let mut doses = Vec::new();
@@ -340,27 +348,21 @@ impl Regimen {
             phases,
             doses,
             end: cursor,
-            rule: self.rule.clone(),
+            rules: self.rules.clone(),
         })
     }
 }
 
-fn validate_rule(rule: &DoseRule) -> Result<(), RegimenError> {
+fn validate_rule(rule: &DoseRule) -> Result<(), &'static str> {
     if !rule.limit.is_finite() {
-        return Err(RegimenError::InvalidRule {
-            reason: "the limit must be finite",
-        });
+        return Err("the limit must be finite");
     }
     match rule.action {
         RuleAction::ReduceBy(step) if !(step.is_finite() && step > 0.0) => {
-            Err(RegimenError::InvalidRule {
-                reason: "a reduction step must be finite and > 0",
-            })
+            Err("a reduction step must be finite and > 0")
         }
         RuleAction::ScaleBy(f) if !(f.is_finite() && (0.0..1.0).contains(&f)) => {
-            Err(RegimenError::InvalidRule {
-                reason: "a reduction factor must be in [0, 1)",
-            })
+            Err("a reduction factor must be in [0, 1)")
         }
         _ => Ok(()),
     }
@@ -533,7 +535,7 @@ mod tests {
                 Block::Phase(phase(10.0, 24.0, DoseCount::Doses(1))),
                 Block::Phase(phase(5.0, 24.0, DoseCount::Duration(27.0 * 24.0))),
             ],
-            rule: None,
+            rules: vec![],
         };
         let c = r.compile(&info()).expect("valid");
         assert_eq!(c.doses.len(), 28);
@@ -554,7 +556,7 @@ mod tests {
                 repeat: 3,
                 phases: vec![phase(100.0, 1.0, DoseCount::Duration(21.0))],
             }],
-            rule: None,
+            rules: vec![],
         };
         let c = r.compile(&info()).expect("valid");
         assert_eq!(c.doses.len(), 63);
@@ -594,7 +596,7 @@ mod tests {
             name: "r".into(),
             start: 0.0,
             blocks: vec![Block::Phase(p)],
-            rule: None,
+            rules: vec![],
         };
         let i = info();
         assert_eq!(
@@ -636,7 +638,7 @@ mod tests {
                 repeat: 2,
                 phases: vec![phase(1.0, 1.0, DoseCount::Doses(21))],
             }],
-            rule: None,
+            rules: vec![],
         };
         assert!(matches!(
             r.compile(&i),

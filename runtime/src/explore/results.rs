@@ -5,6 +5,8 @@
 //! take any `io::Write`: where and how files are created (atomically, not
 //! over earlier results) is the command line's business.
 
+use super::bands::ProfileBands;
+use super::responses::ResponseSummary;
 use super::targets::{Overlap, SubgroupRatio, TargetKind};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -48,6 +50,8 @@ pub struct ResultRow {
     pub metrics: Vec<MetricSummary>,
     pub targets: Vec<Attainment>,
     pub meets_all_targets: bool,
+    /// Exposure–response probabilities, one per scenario response.
+    pub responses: Vec<ResponseSummary>,
 }
 
 /// The regimen recommended for a population.
@@ -68,6 +72,9 @@ pub struct Exploration {
     pub recommendations: Vec<Recommendation>,
     pub overlap: Vec<Overlap>,
     pub subgroup_ratios: Vec<SubgroupRatio>,
+    /// Percentile bands over time: per band spec, regimen, population and
+    /// subgroup (the whole population first, then its subgroups).
+    pub bands: Vec<ProfileBands>,
     /// Per regimen × population, the metric values of every subject.
     #[serde(skip)]
     pub values: Vec<SubjectValues>,
@@ -143,7 +150,9 @@ pub(crate) fn summarize(
 
 impl Exploration {
     /// The rows as CSV: one line per row; per metric `NAME_median`,
-    /// `NAME_p5`, `NAME_p95`; per target `NAME_attainment`, `NAME_met`.
+    /// `NAME_p5`, `NAME_p95`; per target `NAME_attainment`, `NAME_met`;
+    /// per response `NAME_probability` and the 5th–95th percentiles of the
+    /// per-replicate means, `NAME_probability_p5`, `NAME_probability_p95`.
     pub fn write_csv(&self, w: &mut dyn Write) -> io::Result<()> {
         let mut out = csv::Writer::from_writer(w);
         let to_io = |e: csv::Error| io::Error::other(e.to_string());
@@ -169,6 +178,11 @@ impl Exploration {
             header.push(format!("{}_attainment", t.target));
             header.push(format!("{}_met", t.target));
         }
+        for r in &first.responses {
+            for s in ["probability", "probability_p5", "probability_p95"] {
+                header.push(format!("{}_{s}", r.name));
+            }
+        }
         header.push("meets_all_targets".into());
         out.write_record(&header).map_err(to_io)?;
         for r in &self.rows {
@@ -186,14 +200,80 @@ impl Exploration {
                 rec.push(num(t.fraction));
                 rec.push(t.met.to_string());
             }
+            for p in &r.responses {
+                rec.extend([
+                    num(p.probability),
+                    num(p.replicate_p5),
+                    num(p.replicate_p95),
+                ]);
+            }
             rec.push(r.meets_all_targets.to_string());
             out.write_record(&rec).map_err(to_io)?;
         }
         out.flush()
     }
 
-    /// The whole report (rows, recommendations, overlap, subgroup ratios)
-    /// as pretty JSON; non-finite numbers are `null`.
+    /// The percentile bands as CSV (`profiles.csv`): one line per band
+    /// time of each variable × regimen × population × subgroup, with
+    /// columns `regimen, population, subgroup, variable, subjects, time`
+    /// and one column `pX` per percentile X asked for (empty where that
+    /// band does not have it). A dose time has two lines, the value just
+    /// before the dose first.
+    pub fn write_profiles_csv(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut out = csv::Writer::from_writer(w);
+        let to_io = |e: csv::Error| io::Error::other(e.to_string());
+        let mut percentiles: Vec<f64> = Vec::new();
+        for b in &self.bands {
+            for &p in &b.percentiles {
+                if !percentiles.contains(&p) {
+                    percentiles.push(p);
+                }
+            }
+        }
+        percentiles.sort_by(f64::total_cmp);
+        let mut header: Vec<String> = [
+            "regimen",
+            "population",
+            "subgroup",
+            "variable",
+            "subjects",
+            "time",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        header.extend(percentiles.iter().map(|p| format!("p{p}")));
+        out.write_record(&header).map_err(to_io)?;
+        for b in &self.bands {
+            // Column of each percentile in this band's values.
+            let columns: Vec<Option<usize>> = percentiles
+                .iter()
+                .map(|p| b.percentiles.iter().position(|q| q == p))
+                .collect();
+            for (i, &t) in b.times.iter().enumerate() {
+                let mut rec = vec![
+                    b.regimen.clone(),
+                    b.population.clone(),
+                    b.subgroup.clone().unwrap_or_default(),
+                    b.variable.clone(),
+                    b.subjects.to_string(),
+                    num(t),
+                ];
+                for c in &columns {
+                    rec.push(
+                        c.and_then(|j| b.values.get(j))
+                            .and_then(|v| v.get(i))
+                            .map_or(String::new(), |&x| num(x)),
+                    );
+                }
+                out.write_record(&rec).map_err(to_io)?;
+            }
+        }
+        out.flush()
+    }
+
+    /// The whole report (rows, recommendations, overlap, subgroup ratios,
+    /// percentile bands) as pretty JSON; non-finite numbers are `null`.
     pub fn write_json(&self, w: &mut dyn Write) -> io::Result<()> {
         serde_json::to_writer_pretty(&mut *w, self).map_err(io::Error::other)?;
         writeln!(w)

@@ -47,8 +47,10 @@ pub(crate) struct Course<'a> {
     pub grid: &'a [f64],
     pub start: f64,
     pub end: f64,
-    /// The rule and the index (into the variables) of what it reads.
-    pub rule: Option<(&'a DoseRule, usize)>,
+    /// The rules, in order, and per rule the index (into the variables)
+    /// of what it reads.
+    pub rules: &'a [DoseRule],
+    pub rule_vars: &'a [usize],
     /// Record the states and rates of every sample (needed only by metrics
     /// that evaluate the continuous solution between samples).
     pub keep_states: bool,
@@ -231,6 +233,10 @@ pub(crate) struct Sim<'m> {
     /// Running infusions: (end time, state, rate).
     infusions: Vec<(f64, usize, f64)>,
     pending: Vec<Arrival>,
+    /// Dense-output states of the grid samples of one ODE segment
+    /// (`samples × states`), and the state at the segment's end.
+    dense: Vec<f64>,
+    y_end: Vec<f64>,
     vars: Vec<VarSlot>,
     /// Amount administered in the last run (before F).
     pub administered: f64,
@@ -272,6 +278,8 @@ impl<'m> Sim<'m> {
             rates: vec![0.0; ns],
             infusions: Vec::new(),
             pending: Vec::new(),
+            dense: Vec::new(),
+            y_end: Vec::new(),
             vars,
             administered: 0.0,
         }
@@ -338,6 +346,93 @@ impl<'m> Sim<'m> {
             .map_err(|e| (t0, SubjectFailure::Solver(e)))
     }
 
+    /// Whether the ODE path reports grid samples from the solver's dense
+    /// output. Not when `individual` reads `time`: parameters then change
+    /// at every sample (NONMEM's convention), so each grid interval is
+    /// integrated on its own.
+    fn dense_ode(&self) -> bool {
+        self.closed.is_none() && !self.uses_time
+    }
+
+    /// The ODE path's hot loop: integrates from `t` across the grid points
+    /// before `stop` to the point the event loop stops at next (the next
+    /// event or grid point at or after `stop`, or the last grid point when
+    /// nothing follows) in one call, with the samples from the solver's
+    /// dense output, and records them; the integrator restarts only at
+    /// events. Returns the index of the first grid point not consumed.
+    #[allow(clippy::too_many_arguments)]
+    fn run_dense(
+        &mut self,
+        course: &Course,
+        profile: &mut Profile,
+        mut gi: usize,
+        stop: f64,
+        next_event: f64,
+        t: &mut f64,
+        rng: &mut Option<&mut ChaCha8Rng>,
+    ) -> Result<usize, Failure> {
+        let tol = 1e-12 * course.end.abs().max(1.0);
+        let rest = course.grid.get(gi..).unwrap_or(&[]);
+        let gj = gi + rest.partition_point(|&g| g < stop);
+        // Grid points at the current time: recorded without advancing.
+        while gi < gj && course.grid[gi] <= *t {
+            gi += 1;
+            let row = profile.pre.len();
+            self.observe_into(*t, &mut profile.pre);
+            self.record(course, profile, row, false, *t, rng.as_deref_mut());
+        }
+        if gi == gj {
+            return Ok(gj);
+        }
+        let samples = &course.grid[gi..gj];
+        let mut end = next_event;
+        if let Some(&g) = course.grid.get(gj) {
+            end = end.min(g);
+        }
+        if !(end.is_finite() && end <= course.end + tol) {
+            end = samples[samples.len() - 1];
+        }
+        let ns = self.y.len();
+        self.dense.clear();
+        self.dense.resize(samples.len() * ns, 0.0);
+        {
+            let (p, cov, rates) = (&self.params, &self.cov, &self.rates);
+            let model = self.model;
+            let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
+                model.rhs(tt, yy, p, cov, dy);
+                for (d, r) in dy.iter_mut().zip(rates) {
+                    *d += r;
+                }
+            };
+            let mut jac = |tt: f64, yy: &[f64], j: &mut [f64]| model.rhs_jac_y(tt, yy, p, cov, j);
+            self.solver
+                .integrate_dense(
+                    &mut f,
+                    &mut jac,
+                    *t,
+                    end,
+                    &mut self.y,
+                    samples,
+                    &mut self.dense,
+                )
+                .map_err(|e| (*t, SubjectFailure::Solver(e)))?;
+        }
+        // Record each sample from its state, then restore the end state.
+        self.y_end.clear();
+        self.y_end.extend_from_slice(&self.y);
+        for (k, &g) in samples.iter().enumerate() {
+            for (y, v) in self.y.iter_mut().zip(&self.dense[k * ns..(k + 1) * ns]) {
+                *y = *v;
+            }
+            let row = profile.pre.len();
+            self.observe_into(g, &mut profile.pre);
+            self.record(course, profile, row, false, g, rng.as_deref_mut());
+        }
+        self.y.copy_from_slice(&self.y_end);
+        *t = end;
+        Ok(gj)
+    }
+
     /// Evaluates the recorded variables at the current state into `out`.
     fn observe_into(&mut self, t: f64, out: &mut Vec<f64>) {
         self.model
@@ -375,7 +470,7 @@ impl<'m> Sim<'m> {
         self.infusions.clear();
         self.pending.clear();
         self.administered = 0.0;
-        // Cumulative effect of a reducing rule: amount·scale − reduce.
+        // Cumulative effect of the reducing rules: amount·scale − reduce.
         let (mut scale, mut reduce) = (1.0f64, 0.0f64);
         let mut t = course.start;
         let (mut gi, mut di) = (0usize, 0usize);
@@ -397,6 +492,9 @@ impl<'m> Sim<'m> {
             // Grid points before the next event: advance and record, with
             // nothing else to check (the hot loop of a simulation).
             let stop = next_event.min(course.end) - tol;
+            if self.dense_ode() {
+                gi = self.run_dense(course, profile, gi, stop, next_event, &mut t, &mut rng)?;
+            }
             while let Some(&g) = course.grid.get(gi) {
                 if g >= stop {
                     break;
@@ -454,23 +552,23 @@ impl<'m> Sim<'m> {
                     continue;
                 };
                 let nominal = phase.amount.amount(&self.cov);
-                let mut amount = nominal * scale - reduce;
-                if let (Some((rule, var)), false) = (course.rule, is_first) {
-                    let trough = profile.pre.get(row + var).copied().unwrap_or(f64::NAN);
-                    if rule.comparison.holds(trough, rule.limit) {
-                        match rule.action {
-                            RuleAction::Skip => amount = 0.0,
-                            RuleAction::ReduceBy(step) => {
-                                reduce += step;
-                                amount -= step;
-                            }
-                            RuleAction::ScaleBy(f) => {
-                                scale *= f;
-                                amount = nominal * scale - reduce;
+                let mut skip = false;
+                if !is_first {
+                    for (rule, &var) in course.rules.iter().zip(course.rule_vars) {
+                        let trough = profile.pre.get(row + var).copied().unwrap_or(f64::NAN);
+                        if rule.comparison.holds(trough, rule.limit) {
+                            match rule.action {
+                                RuleAction::Skip => skip = true,
+                                RuleAction::ReduceBy(step) => reduce += step,
+                                RuleAction::ScaleBy(f) => {
+                                    scale *= f;
+                                    reduce *= f;
+                                }
                             }
                         }
                     }
                 }
+                let amount = if skip { 0.0 } else { nominal * scale - reduce };
                 if amount.is_nan() || amount <= 0.0 {
                     continue;
                 }
@@ -587,7 +685,8 @@ impl<'m> Sim<'m> {
             grid: &grid,
             start,
             end: start + tau,
-            rule: None,
+            rules: &[],
+            rule_vars: &[],
             keep_states: false,
         };
         let fail = (start, SubjectFailure::SteadyState);

@@ -58,6 +58,60 @@ impl OdeSolver {
         self.use_stiff
     }
 
+    /// Advances `y` from `t0` to exactly `t1` like [`OdeSolver::integrate`]
+    /// and writes the solution at each of `times` (sorted, within
+    /// `(t0, t1]`) into `out` (`times.len() × n`, row by row). Dopri5
+    /// reports them from its continuous extension without stopping at
+    /// them ([`Dopri5::integrate_dense`]); Rodas, which has none here,
+    /// integrates from sample to sample. Not for the estimation runner,
+    /// whose records must stay on the steps they always took.
+    #[allow(clippy::too_many_arguments)]
+    pub fn integrate_dense<F, J>(
+        &mut self,
+        f: &mut F,
+        jac: &mut J,
+        t0: f64,
+        t1: f64,
+        y: &mut [f64],
+        times: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), SolverError>
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+        J: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let (t, from) = if self.use_stiff || self.method == Method::Stiff {
+            (t0, 0)
+        } else {
+            let detect = self.method == Method::Auto;
+            match self
+                .explicit
+                .integrate_dense(f, t0, t1, y, times, out, detect)
+            {
+                Ok((Outcome::Reached, _)) => return Ok(()),
+                Ok((Outcome::Stiff { t }, written)) => (t, written),
+                Err(SolverError::TooManySteps { t } | SolverError::StepSizeTooSmall { t })
+                    if detect =>
+                {
+                    (t, times.partition_point(|&s| s <= t))
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if !self.use_stiff {
+            self.use_stiff = true;
+            self.switches += 1;
+        }
+        let n = y.len();
+        let mut at = t;
+        for (s, row) in times.iter().zip(out.chunks_mut(n.max(1))).skip(from) {
+            self.stiff.integrate(f, jac, at, *s, y)?;
+            row.copy_from_slice(y);
+            at = at.max(*s);
+        }
+        self.stiff.integrate(f, jac, at, t1, y)
+    }
+
     /// Advances `y` from `t0` to exactly `t1` (`t1 ≥ t0`; nothing happens
     /// when `t1 ≤ t0`). `f(t, y, dydt)` is the right-hand side; `jac(t, y, J)`
     /// writes `∂f/∂y` column-major (`J[j·n + i] = ∂f_i/∂y_j`) and is called

@@ -50,6 +50,14 @@ const E4: f64 = 71.0 / 1920.0;
 const E5: f64 = -17253.0 / 339200.0;
 const E6: f64 = 22.0 / 525.0;
 const E7: f64 = -1.0 / 40.0;
+/// Coefficients of the continuous extension (dense output) of order 4
+/// (Hairer, Nørsett & Wanner I, II.6; DOPRI5's `CONTD5`).
+const D1: f64 = -12715105075.0 / 11282082432.0;
+const D3: f64 = 87487479700.0 / 32700410799.0;
+const D4: f64 = -10690763975.0 / 1880347072.0;
+const D5: f64 = 701980252875.0 / 199316789632.0;
+const D6: f64 = -1453857185.0 / 822651844.0;
+const D7: f64 = 69997945.0 / 29380423.0;
 
 /// PI controller constants (Hairer's defaults).
 const BETA: f64 = 0.04;
@@ -142,7 +150,7 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        self.run(f, t0, t1, y, false).map(|_| ())
+        self.run(f, t0, t1, y, false, None).map(|_| ())
     }
 
     /// Like [`Dopri5::integrate`], but runs the stiffness test after every
@@ -160,7 +168,53 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        self.run(f, t0, t1, y, true)
+        self.run(f, t0, t1, y, true, None)
+    }
+
+    /// Advances `y` from `t0` to exactly `t1` like [`Dopri5::integrate`]
+    /// and writes the solution at each of `times` (sorted, within
+    /// `(t0, t1]`) into `out` (`times.len() × n`, row by row) from the
+    /// method's continuous extension of order 4 (dense output), without
+    /// shortening a step to land on them: the steps are those of the
+    /// interval alone, however many samples it holds. With `detect_stiff`
+    /// it runs the stiffness test and may stop early like
+    /// [`Dopri5::integrate_detect_stiff`]. Returns the outcome and how many
+    /// samples were written (all of them when `t1` is reached).
+    #[allow(clippy::too_many_arguments)]
+    pub fn integrate_dense<F>(
+        &mut self,
+        f: &mut F,
+        t0: f64,
+        t1: f64,
+        y: &mut [f64],
+        times: &[f64],
+        out: &mut [f64],
+        detect_stiff: bool,
+    ) -> Result<(Outcome, usize), SolverError>
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let mut dense = Dense {
+            times,
+            out,
+            written: 0,
+        };
+        let outcome = self.run(f, t0, t1, y, detect_stiff, Some(&mut dense))?;
+        let written = dense.written;
+        if outcome == Outcome::Reached {
+            // Samples at or after t1 (rounding) take the end value.
+            let n = y.len();
+            for row in dense
+                .out
+                .chunks_mut(n.max(1))
+                .take(times.len())
+                .skip(written)
+            {
+                row.copy_from_slice(y);
+            }
+            return Ok((outcome, times.len()));
+        }
+        Ok((outcome, written))
     }
 
     fn run<F>(
@@ -170,6 +224,7 @@ impl Dopri5 {
         t1: f64,
         y: &mut [f64],
         detect_stiff: bool,
+        mut dense: Option<&mut Dense<'_>>,
     ) -> Result<Outcome, SolverError>
     where
         F: FnMut(f64, &[f64], &mut [f64]),
@@ -235,6 +290,9 @@ impl Dopri5 {
                 }
                 last_rejected = false;
                 let stiff = detect_stiff && self.stiffness_test(h);
+                if let Some(d) = dense.as_deref_mut() {
+                    self.write_dense(d, t, h, y, last);
+                }
                 y.copy_from_slice(&self.ynew);
                 self.k.swap(0, 6);
                 if last {
@@ -267,9 +325,37 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        let n = y.len();
+        // Small systems (PK models) get a copy of the loops with a constant
+        // length, fully unrolled: the same operations in the same order.
+        match y.len() {
+            1 => self.stages_of(f, t, h, y, 1),
+            2 => self.stages_of(f, t, h, y, 2),
+            3 => self.stages_of(f, t, h, y, 3),
+            4 => self.stages_of(f, t, h, y, 4),
+            n => self.stages_of(f, t, h, y, n),
+        }
+    }
+
+    #[inline(always)]
+    fn stages_of<F>(&mut self, f: &mut F, t: f64, h: f64, y: &[f64], n: usize)
+    where
+        F: FnMut(f64, &[f64], &mut [f64]),
+    {
+        let y = &y[..n];
         let [k1, k2, k3, k4, k5, k6, k7] = &mut self.k;
-        let yt = &mut self.ytmp;
+        // Slices of the state's length: the loops below then index without
+        // bounds checks.
+        let (k1, k2, k3, k4, k5, k6, k7) = (
+            &mut k1[..n],
+            &mut k2[..n],
+            &mut k3[..n],
+            &mut k4[..n],
+            &mut k5[..n],
+            &mut k6[..n],
+            &mut k7[..n],
+        );
+        let yt = &mut self.ytmp[..n];
+        let ynew = &mut self.ynew[..n];
         for i in 0..n {
             yt[i] = y[i] + h * A21 * k1[i];
         }
@@ -292,11 +378,53 @@ impl Dopri5 {
         }
         f(t + h, yt, k6);
         for i in 0..n {
-            self.ynew[i] =
+            ynew[i] =
                 y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
         }
-        f(t + h, &self.ynew, k7);
+        f(t + h, ynew, k7);
         self.stats.rhs_evals += 6;
+    }
+
+    /// Writes the samples of `d` that fall in the step just accepted, from
+    /// `t` (state `y`) to `t + h` (state `ynew`), by the continuous
+    /// extension (DOPRI5's `CONTD5`); `last` takes every remaining sample
+    /// (the step ends the interval). Before the FSAL swap: `k[6]` is
+    /// `f(t + h, ynew)`.
+    fn write_dense(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool) {
+        match y.len() {
+            1 => self.write_dense_of(d, t, h, y, last, 1),
+            2 => self.write_dense_of(d, t, h, y, last, 2),
+            3 => self.write_dense_of(d, t, h, y, last, 3),
+            4 => self.write_dense_of(d, t, h, y, last, 4),
+            n => self.write_dense_of(d, t, h, y, last, n),
+        }
+    }
+
+    #[inline(always)]
+    fn write_dense_of(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool, n: usize) {
+        let y = &y[..n];
+        let [k1, _, k3, k4, k5, k6, k7] = &self.k;
+        let (k1, k3, k4, k5, k6, k7) = (&k1[..n], &k3[..n], &k4[..n], &k5[..n], &k6[..n], &k7[..n]);
+        let ynew = &self.ynew[..n];
+        while let Some(&s) = d.times.get(d.written) {
+            if !(last || s <= t + h) {
+                break;
+            }
+            let Some(out) = d.out.get_mut(d.written * n..(d.written + 1) * n) else {
+                break;
+            };
+            let theta = ((s - t) / h).clamp(0.0, 1.0);
+            let theta1 = 1.0 - theta;
+            for i in 0..n {
+                let ydiff = ynew[i] - y[i];
+                let bspl = h * k1[i] - ydiff;
+                let r4 = ydiff - h * k7[i] - bspl;
+                let r5 = h
+                    * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
+                out[i] = y[i] + theta * (ydiff + theta1 * (bspl + theta * (r4 + theta1 * r5)));
+            }
+            d.written += 1;
+        }
     }
 
     /// Hairer's stiffness test on the step of size `h` just accepted (before
@@ -332,21 +460,27 @@ impl Dopri5 {
 
     /// RMS of the embedded error estimate scaled by the mixed tolerance.
     fn error_norm(&self, h: f64, y: &[f64]) -> f64 {
-        let n = y.len();
-        if n == 0 {
-            return 0.0;
+        match y.len() {
+            0 => 0.0,
+            1 => self.error_norm_of(h, y, 1),
+            2 => self.error_norm_of(h, y, 2),
+            3 => self.error_norm_of(h, y, 3),
+            4 => self.error_norm_of(h, y, 4),
+            n => self.error_norm_of(h, y, n),
         }
-        let k = &self.k;
+    }
+
+    #[inline(always)]
+    fn error_norm_of(&self, h: f64, y: &[f64], n: usize) -> f64 {
+        let y = &y[..n];
+        let [k1, _, k3, k4, k5, k6, k7] = &self.k;
+        let (k1, k3, k4, k5, k6, k7) = (&k1[..n], &k3[..n], &k4[..n], &k5[..n], &k6[..n], &k7[..n]);
+        let ynew = &self.ynew[..n];
         let mut sum = 0.0;
         for i in 0..n {
-            let e = h
-                * (E1 * k[0][i]
-                    + E3 * k[2][i]
-                    + E4 * k[3][i]
-                    + E5 * k[4][i]
-                    + E6 * k[5][i]
-                    + E7 * k[6][i]);
-            let sk = self.opts.atol + self.opts.rtol * y[i].abs().max(self.ynew[i].abs());
+            let e =
+                h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
+            let sk = self.opts.atol + self.opts.rtol * y[i].abs().max(ynew[i].abs());
             sum += (e / sk).powi(2);
         }
         (sum / n as f64).sqrt()
@@ -373,6 +507,13 @@ impl Dopri5 {
             hmax,
         )
     }
+}
+
+/// Samples requested from [`Dopri5::integrate_dense`] and how many are written.
+struct Dense<'a> {
+    times: &'a [f64],
+    out: &'a mut [f64],
+    written: usize,
 }
 
 pub(super) fn check_finite(t: f64, v: &[f64]) -> Result<(), SolverError> {
@@ -412,6 +553,53 @@ mod tests {
         let exact = (-5.0f64).exp();
         assert!(((y[0] - exact) / exact).abs() < 1e-8);
         assert!(s.stats().accepted > 0);
+    }
+
+    #[test]
+    fn dense_output_reports_samples_without_changing_the_steps() {
+        let opts = SolverOptions {
+            rtol: 1e-6,
+            atol: 1e-12,
+            ..SolverOptions::default()
+        };
+        let times: Vec<f64> = (1..=24).map(f64::from).collect();
+        let mut out = vec![0.0; times.len()];
+        let mut dense = Dopri5::new(1, opts);
+        let mut y = [10.0];
+        let (outcome, written) = dense
+            .integrate_dense(&mut decay, 0.0, 24.0, &mut y, &times, &mut out, false)
+            .expect("integrates");
+        assert_eq!((outcome, written), (Outcome::Reached, 24));
+        let mut plain = Dopri5::new(1, opts);
+        let mut y2 = [10.0];
+        plain
+            .integrate(&mut decay, 0.0, 24.0, &mut y2)
+            .expect("integrates");
+        // The same steps, so the same end point, and fewer than stopping
+        // at every sample takes.
+        assert_eq!(y, y2);
+        assert_eq!(dense.stats(), plain.stats());
+        let mut stopping = Dopri5::new(1, opts);
+        let mut y3 = [10.0];
+        for i in 0..24 {
+            stopping
+                .integrate(&mut decay, f64::from(i), f64::from(i + 1), &mut y3)
+                .expect("integrates");
+        }
+        assert!(
+            dense.stats().rhs_evals < stopping.stats().rhs_evals,
+            "{:?} vs {:?}",
+            dense.stats(),
+            stopping.stats()
+        );
+        for (t, v) in times.iter().zip(&out) {
+            let exact = 10.0 * (-0.5 * t).exp();
+            assert!(
+                ((v - exact) / exact).abs() < 2e-5,
+                "t = {t}: {v} vs {exact}"
+            );
+        }
+        assert_eq!(out[23], y[0]);
     }
 
     #[test]
