@@ -447,3 +447,50 @@ fn parameters_come_from_the_estimates_file() {
     let (_, _, inputs) = load(&scenario("absent.json"));
     assert!(matches!(inputs.as_ref().map(|_| ()), Err(e) if e[0].code() == "E0533"));
 }
+
+/// `intervals` in `optimize`: with no variability the longest interval at
+/// which some dose meets both targets follows from the closed forms.
+/// Steady state of a one-compartment IV bolus every τ: Ctrough ≥ 1 mg/L
+/// needs D ≥ V(e^{kτ} − 1), Cmax ≤ 20 mg/L needs D ≤ 20·V(1 − e^{−kτ});
+/// both hold for some D iff e^{kτ} ≤ 20, τ ≤ ln 20 / k = 14.98 h (k = 0.2/h).
+#[test]
+fn the_dose_search_chooses_the_longest_feasible_interval() {
+    let src = r#"scenario interval_search {
+      model = "iv.mido"
+      variability = none
+      population typical 2 {}
+      regimen "q24" { dose 50 [mg] every 24 [h] for 10 [d] }
+      metrics {
+        ctrough = trough(cp) over last interval
+        cmax    = max(cp) over last interval
+      }
+      targets {
+        efficacy: ctrough >= 1 [mg/L] in at least 90%
+        safety:   cmax <= 20 [mg/L] in at least 90%
+      }
+      optimize "interval" {
+        regimen = "q24"
+        efficacy = efficacy
+        safety = safety
+        doses = 1 [mg] to 500 [mg]
+        intervals = 8 [h], 0.5 [d], 24 [h]
+      }
+    }"#;
+    let (l, model) = lowered(src, IV);
+    let (_, search) = &l.searches[0];
+    assert_eq!(search.intervals, vec![8.0, 12.0, 24.0]);
+    let outcome = optimize(model.as_ref(), &l.scenario, search).expect("search");
+    assert_eq!(outcome.interval, Some(12.0));
+    assert!(outcome.effective);
+    let (v, k) = (10.0f64, 0.2f64);
+    for io in &outcome.intervals {
+        let lowest = v * ((k * io.interval).exp() - 1.0);
+        let highest = 20.0 * v * (1.0 - (-k * io.interval).exp());
+        assert_eq!(
+            io.effective,
+            lowest <= highest,
+            "τ = {}: {io:?}",
+            io.interval
+        );
+    }
+}

@@ -326,21 +326,22 @@ fn write_searches(
     w: &mut dyn Write,
     searches: &[(String, mido_runtime::explore::DoseSearch, SearchOutcome)],
 ) -> std::io::Result<()> {
-    writeln!(w, "search,regimen,population,dose,efficacy_attainment,safety_attainment,effective,safe,recommended")?;
+    writeln!(w, "search,regimen,population,interval,dose,efficacy_attainment,safety_attainment,effective,safe,recommended")?;
     for (name, s, outcome) in searches {
         for p in &outcome.evaluated {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{}",
                 csv_field(name),
                 csv_field(&s.regimen),
                 csv_field(&s.population),
+                num(p.interval),
                 num(p.dose),
                 num(p.efficacy),
                 num(p.safety),
                 p.effective,
                 p.safe,
-                outcome.dose == Some(p.dose)
+                outcome.dose == Some(p.dose) && outcome.interval == Some(p.interval)
             )?;
         }
     }

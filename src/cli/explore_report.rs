@@ -218,27 +218,45 @@ pub fn report(
             "\ndose search {name}: regimen {} in population {}, efficacy {} under safety {}",
             search.regimen, search.population, search.efficacy, search.safety
         );
+        // The interval column only when the search chose among several.
+        let by_interval = outcome.intervals.len() > 1;
         let rows = outcome
             .evaluated
             .iter()
             .map(|p| {
-                vec![
-                    sig(p.dose),
-                    format!(
-                        "{}{}",
-                        pct(p.efficacy),
-                        if p.effective { " met" } else { "" }
-                    ),
-                    format!("{}{}", pct(p.safety), if p.safe { " met" } else { "" }),
-                ]
+                let mut row = Vec::new();
+                if by_interval {
+                    row.push(sig(p.interval));
+                }
+                row.push(sig(p.dose));
+                row.push(format!(
+                    "{}{}",
+                    pct(p.efficacy),
+                    if p.effective { " met" } else { "" }
+                ));
+                row.push(format!(
+                    "{}{}",
+                    pct(p.safety),
+                    if p.safe { " met" } else { "" }
+                ));
+                row
             })
             .collect();
-        table(
-            &mut out,
-            vec!["dose".into(), "efficacy".into(), "safety".into()],
-            rows,
-            "  ",
-        );
+        let mut header = Vec::new();
+        if by_interval {
+            header.push("interval".into());
+        }
+        header.extend(["dose".into(), "efficacy".into(), "safety".into()]);
+        table(&mut out, header, rows, "  ");
+        if by_interval {
+            if let Some(t) = outcome.interval {
+                let _ = writeln!(
+                    out,
+                    "  chosen interval: {} (the longest at which a dose meets both targets, or the best efficacy)",
+                    sig(t)
+                );
+            }
+        }
         let _ = match outcome.dose {
             Some(d) if outcome.effective => {
                 writeln!(out, "  recommended dose: {} (meets both targets)", sig(d))

@@ -133,7 +133,7 @@ pub fn lower(checked: &s::Scenario, inputs: Inputs) -> Lowered {
                         }
                         s::SearchSpace::Strengths(d) => e::SearchSpace::Strengths(d.clone()),
                     },
-                    intervals: Vec::new(),
+                    intervals: x.intervals.clone(),
                 },
             )
         })

@@ -248,6 +248,9 @@ pub struct Search {
     pub efficacy: String,
     pub safety: String,
     pub space: SearchSpace,
+    /// Candidate intervals of the regimen's last phase, in the model's
+    /// time unit; empty to keep the regimen's.
+    pub intervals: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -293,6 +293,7 @@ fn search(
     let mut safety = None;
     let mut space: Option<(Vec<Quantity>, bool, Span)> = None;
     let mut tolerance = 0.01;
+    let mut intervals: Vec<f64> = Vec::new();
     let errors = cx.errors.len();
     for s in &o.settings {
         let one = match s.values.as_slice() {
@@ -382,6 +383,28 @@ fn search(
                 }
                 space = Some((qs, false, s.span));
             }
+            "intervals" => {
+                for v in &s.values {
+                    match v {
+                        SettingValue::Expr(e) => {
+                            let t = cx.ok(units::constant(e, "a dosing interval")
+                                .and_then(|q| q.time(&cx.time)));
+                            match t {
+                                Some(t) if t > 0.0 && t.is_finite() => intervals.push(t),
+                                Some(_) => cx.error(bad(
+                                    e.span,
+                                    "a dosing interval is a positive time".into(),
+                                )),
+                                None => {}
+                            }
+                        }
+                        _ => cx.error(bad(
+                            v.span(),
+                            "intervals are times: `intervals = 8 [h], 12 [h], 24 [h]`".into(),
+                        )),
+                    }
+                }
+            }
             "tolerance" => match one {
                 Some(SettingValue::Expr(e)) => match cx.ok(units::plain(e, "the tolerance")) {
                     Some(t) if t > 0.0 && t < 1.0 => tolerance = t,
@@ -405,6 +428,7 @@ fn search(
                         "safety",
                         "doses",
                         "strengths",
+                        "intervals",
                         "tolerance",
                     ],
                 ),
@@ -482,5 +506,6 @@ fn search(
         efficacy: efficacy?,
         safety: safety?,
         space,
+        intervals,
     })
 }
