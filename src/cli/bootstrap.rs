@@ -180,23 +180,10 @@ fn run_bootstrap(args: &RunArgs) -> Result<(), Failure> {
     let info = model.info();
     let data_file = data_path(model_path, args.data.as_deref(), info.data_file.as_deref())?;
     let (data_text, data) = read_dataset(&data_file, info, "resampled")?;
-    let stratum =
-        match &args.strata {
-            None => None,
-            Some(name) => Some(
-                info.covariates
-                    .iter()
-                    .position(|c| c.name.eq_ignore_ascii_case(name))
-                    .ok_or_else(|| {
-                        let known: Vec<&str> =
-                            info.covariates.iter().map(|c| c.name.as_str()).collect();
-                        Failure::Usage(format!(
-                        "--strata {name}: the model has no covariate {name} (its covariates: {})",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                    ))
-                    })?,
-            ),
-        };
+    let stratum = match &args.strata {
+        Some(name) => Some(super::covariate_index(info, "--strata", name)?),
+        None => None,
+    };
     let (init_text, start) = match &args.init {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -205,7 +192,10 @@ fn run_bootstrap(args: &RunArgs) -> Result<(), Failure> {
         }
         None => (None, None),
     };
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(model_path));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::output::default_out(model_path, "bootstrap"));
     let out = OutDir::new(&out_dir, true)?;
     let settings = Settings(
         [
@@ -767,14 +757,4 @@ fn sig(v: f64) -> String {
     let s = format!("{v:.4e}");
     let parsed: f64 = s.parse().unwrap_or(v);
     format!("{parsed}")
-}
-
-fn default_out(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
-    model
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!("{stem}-bootstrap"))
 }

@@ -111,7 +111,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let model = model.as_ref();
     let info = model.info();
     let data_path = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&args.model));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::output::default_out(&args.model, "fit"));
     let out = OutDir::new(&out_dir, args.force)?;
     out.ensure_free(&FILES)?;
 
@@ -213,16 +216,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-fn default_out(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
-    model
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!("{stem}-fit"))
 }
 
 fn num(v: f64) -> String {

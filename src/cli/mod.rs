@@ -172,3 +172,26 @@ pub(crate) fn read_dataset(
     .map_err(|e| Failure::Input(format!("the dataset has errors; nothing was {verb}\n{e}")))?;
     Ok((text, data))
 }
+
+/// The index of the model covariate `name` (case-insensitive) for the
+/// option `flag`, or a usage error listing the model's covariates.
+pub(crate) fn covariate_index(
+    info: &mido_runtime::model::ModelInfo,
+    flag: &str,
+    name: &str,
+) -> Result<usize, Failure> {
+    info.covariates
+        .iter()
+        .position(|c| c.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            let known: Vec<&str> = info.covariates.iter().map(|c| c.name.as_str()).collect();
+            Failure::Usage(format!(
+                "{flag} {name}: the model has no covariate {name} (its covariates: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+}

@@ -75,3 +75,15 @@ impl OutDir {
         Ok(target)
     }
 }
+
+/// The default output directory of a command run on `input`:
+/// `<stem>-<suffix>` beside it (`theo.mido` → `theo-fit`).
+pub fn default_out(input: &Path, suffix: &str) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
+    input
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{stem}-{suffix}"))
+}

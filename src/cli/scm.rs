@@ -16,7 +16,7 @@ use mido_runtime::explore::quantile_sorted;
 use mido_runtime::format::fmt_num;
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -72,7 +72,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (source, base_model) = super::compile_for_run(&args.model, Engine::Jit)?;
     let info = base_model.info();
     let data_file = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&args.model));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::output::default_out(&args.model, "scm"));
     let out = OutDir::new(&out_dir, args.force)?;
     out.ensure_free(&[LOG, FINAL, RECORD])?;
     let (data_text, data) = read_dataset(&data_file, info, "fitted")?;
@@ -389,14 +392,4 @@ fn render(candidates: &[Candidate], r: &ScmResult, args: &Args) -> String {
         r.final_ofv
     );
     t
-}
-
-fn default_out(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
-    model
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!("{stem}-scm"))
 }

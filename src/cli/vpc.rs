@@ -10,7 +10,7 @@ use mido_runtime::evaluate::vpc::{vpc, Binning, Vpc, VpcOptions, PERCENTILES};
 use mido_runtime::format::fmt_num;
 use mido_runtime::model::Model;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -100,29 +100,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let info = model.info();
     let data_file = data_path(&args.model, args.data.as_deref(), info.data_file.as_deref())?;
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&args.model));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::output::default_out(&args.model, "vpc"));
     let out = OutDir::new(&out_dir, args.force)?;
     out.ensure_free(&[TABLE, PLOT, RECORD])?;
     let (data_text, data) = read_dataset(&data_file, info, "checked")?;
     let stratify = match &args.stratify {
+        Some(name) => Some(super::covariate_index(info, "--stratify", name)?),
         None => None,
-        Some(name) => Some(
-            info.covariates
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| {
-                    let known: Vec<&str> =
-                        info.covariates.iter().map(|c| c.name.as_str()).collect();
-                    Failure::Usage(format!(
-                        "--stratify {name}: the model has no covariate {name} (its covariates: {})",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ))
-                })?,
-        ),
     };
     let opts = VpcOptions {
         replicates: args.samples,
@@ -267,14 +254,4 @@ fn render(v: &Vpc) -> String {
         "\n{outside} of {total} observed percentiles lie outside the 95% intervals of the simulated ones"
     );
     t
-}
-
-fn default_out(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
-    model
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!("{stem}-vpc"))
 }
