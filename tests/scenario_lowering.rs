@@ -494,3 +494,76 @@ fn the_dose_search_chooses_the_longest_feasible_interval() {
         );
     }
 }
+
+/// `responses = METRIC`: the metric's per-subject values are
+/// probabilities, summarized per row as their mean (the expected fraction
+/// of subjects with the event). Here a logistic adverse-event probability
+/// of the concentration, with 30% variability on clearance.
+#[test]
+fn responses_summarize_probability_metrics() {
+    let model = IV
+        .replace(
+            "individual {\n  cl = tv_cl\n",
+            "random subject { eta_cl ~ normal(0, 0.09) }\nindividual {\n  cl = tv_cl * exp(eta_cl)\n",
+        )
+        .replace(
+            "  cp [mg/L] = central / v\n",
+            "  cp [mg/L] = central / v\n  p_ae = 1 / (1 + exp(-(cp / 1 [mg/L] - 8)))\n",
+        );
+    let src = r#"scenario responses {
+      model = "iv.mido"
+      responses = p_ae_max
+      population adults 200 {}
+      regimen "100 mg q12h" { dose 100 [mg] every 12 [h] for 5 [d] }
+      metrics {
+        p_ae_max = max(p_ae) over last interval
+        cmax = max(cp) over last interval
+      }
+    }"#;
+    let (l, model) = lowered(src, &model);
+    assert_eq!(
+        l.scenario.responses,
+        vec![Response {
+            name: "p_ae_max".into(),
+            metric: "p_ae_max".into()
+        }]
+    );
+    let x = explore(model.as_ref(), &l.scenario).expect("explores");
+    let row = &x.rows[0];
+    let mean = row
+        .metrics
+        .iter()
+        .find(|m| m.name == "p_ae_max")
+        .expect("metric")
+        .mean;
+    let r = &row.responses[0];
+    assert_eq!(r.name, "p_ae_max");
+    assert!(
+        (r.probability - mean).abs() < 1e-12,
+        "{} vs {mean}",
+        r.probability
+    );
+    assert!(r.probability > 0.0 && r.probability < 1.0);
+
+    // A response naming no metric is reported where it is written.
+    let bad = src.replace("responses = p_ae_max", "responses = p_ae_mx");
+    let checked = compile_scenario(&bad, |_| {
+        mido::compiler::compile_source(&model_text_for_errors())
+            .model
+            .ok_or_else(|| "model errors".to_string())
+    });
+    let text = render_plain(&checked.diagnostics, "scenario.mido", &bad);
+    assert!(
+        text.contains("p_ae_mx") && text.contains("p_ae_max"),
+        "{text}"
+    );
+}
+
+/// The model of `responses_summarize_probability_metrics`, for the error
+/// check (the scenario checker needs `p_ae` to exist).
+fn model_text_for_errors() -> String {
+    IV.replace(
+        "  cp [mg/L] = central / v\n",
+        "  cp [mg/L] = central / v\n  p_ae = 1 / (1 + exp(-(cp / 1 [mg/L] - 8)))\n",
+    )
+}

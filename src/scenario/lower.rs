@@ -100,7 +100,7 @@ pub fn lower(checked: &s::Scenario, inputs: Inputs) -> Lowered {
         },
         seed: checked.seed,
         // Percentile bands of every variable a metric reads, for the
-        // concentration–time plots; the language has no responses yet.
+        // concentration–time plots.
         bands: {
             let mut vars: Vec<&str> = Vec::new();
             for m in &checked.metrics {
@@ -110,7 +110,14 @@ pub fn lower(checked: &s::Scenario, inputs: Inputs) -> Lowered {
             }
             vars.into_iter().map(e::BandSpec::new).collect()
         },
-        responses: Vec::new(),
+        responses: checked
+            .responses
+            .iter()
+            .map(|m| e::Response {
+                name: m.clone(),
+                metric: m.clone(),
+            })
+            .collect(),
     };
     let searches = checked
         .searches

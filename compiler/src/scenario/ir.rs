@@ -41,6 +41,9 @@ pub struct Scenario {
     pub targets: Vec<Target>,
     pub comparisons: Vec<Comparison>,
     pub searches: Vec<Search>,
+    /// Metrics summarized as probabilities (mean over subjects: the
+    /// expected fraction responding).
+    pub responses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

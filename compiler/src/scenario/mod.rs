@@ -182,6 +182,19 @@ pub fn check(
     let targets = targets::check_targets(&mut cx, file, &metrics);
     let comparisons = targets::check_comparisons(&mut cx, file, &metrics, &populations);
     let searches = targets::check_searches(&mut cx, file, &regimens, &populations, &targets);
+    for (name, span) in &settings.responses {
+        if !metrics.iter().any(|m| m.checked.name == *name) {
+            cx.error(ScenarioError::UnknownReference {
+                kind: "metric",
+                name: name.clone(),
+                span: *span,
+                candidates: crate::suggest::similar(
+                    name,
+                    metrics.iter().map(|m| m.checked.name.as_str()),
+                ),
+            });
+        }
+    }
     if cx.model.is_none() && settings.model.is_some() {
         // The caller reports why; nothing can be produced without a model.
         return (None, cx.errors);
@@ -219,6 +232,7 @@ pub fn check(
         targets,
         comparisons,
         searches,
+        responses: settings.responses.iter().map(|(n, _)| n.clone()).collect(),
     };
     (Some(scenario), cx.errors)
 }

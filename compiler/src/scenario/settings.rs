@@ -21,6 +21,7 @@ pub(crate) const NAMES: &[&str] = &[
     "horizon",
     "auc",
     "time_unit",
+    "responses",
 ];
 
 /// Time units the model's time may be in.
@@ -37,6 +38,9 @@ pub(crate) struct Settings {
     pub sampling: f64,
     pub horizon: Option<f64>,
     pub exact_auc: bool,
+    /// Metrics whose per-subject values are probabilities, summarized as
+    /// expected fractions responding (resolved after the metrics).
+    pub responses: Vec<(String, mido_grammar::Span)>,
 }
 
 impl Default for Settings {
@@ -52,6 +56,7 @@ impl Default for Settings {
             sampling: 1.0,
             horizon: None,
             exact_auc: false,
+            responses: Vec::new(),
         }
     }
 }
@@ -200,6 +205,17 @@ pub(crate) fn check(cx: &mut Cx, file: &ScenarioFile) -> Settings {
                 )),
             },
             "time_unit" => {}
+            "responses" => {
+                for v in &s.values {
+                    match word(v) {
+                        Some(w) => out.responses.push((w.to_string(), v.span())),
+                        None => cx.error(invalid(
+                            s,
+                            "names of metrics whose values are probabilities: `responses = p_ae_max`",
+                        )),
+                    }
+                }
+            }
             _ => cx.error(ScenarioError::UnknownSetting {
                 name: name.to_string(),
                 span: s.name.span,
