@@ -52,6 +52,9 @@ pub(crate) struct OmegaFactors {
     pub omega: DMatrix<f64>,
     pub inverse: DMatrix<f64>,
     pub log_det: f64,
+    /// Smallest eigenvalue of `inverse`: the prior's weakest curvature,
+    /// a floor scale for the inner Newton metric.
+    pub prior_scale: f64,
 }
 
 impl OmegaFactors {
@@ -63,15 +66,23 @@ impl OmegaFactors {
                 omega,
                 inverse: DMatrix::zeros(0, 0),
                 log_det: 0.0,
+                prior_scale: f64::INFINITY,
             });
         }
         let chol = omega.clone().cholesky()?;
         let log_det = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
         let inverse = chol.inverse();
+        let prior_scale = inverse
+            .clone()
+            .symmetric_eigen()
+            .eigenvalues
+            .iter()
+            .fold(f64::INFINITY, |m, &v| m.min(v));
         log_det.is_finite().then_some(OmegaFactors {
             omega,
             inverse,
             log_det,
+            prior_scale,
         })
     }
 }
@@ -407,15 +418,8 @@ fn exact_half_hessian(
         .eigenvalues
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()));
-    let prior_scale = om
-        .inverse
-        .clone()
-        .symmetric_eigen()
-        .eigenvalues
-        .iter()
-        .fold(f64::INFINITY, |m, &v| m.min(v));
     let eig = (data + &om.inverse).symmetric_eigen();
-    let floor = 1e-8 * data_scale.max(prior_scale);
+    let floor = 1e-8 * data_scale.max(om.prior_scale);
     if !(floor.is_finite() && floor > 0.0) {
         return Ok(None);
     }

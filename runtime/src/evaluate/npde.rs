@@ -23,6 +23,7 @@
 
 use crate::data::{Dataset, Evid};
 use crate::model::Model;
+use crate::random::mix;
 use crate::simulate::{simulate, SimError, SimOptions};
 use crate::solver::SolverOptions;
 use nalgebra::{DMatrix, DVector};
@@ -83,12 +84,9 @@ impl std::fmt::Display for NpdeError {
 
 impl std::error::Error for NpdeError {}
 
-/// The seed of replicate `k`.
+/// The seed of replicate `k` (its own family of streams).
 fn replicate_seed(seed: u64, k: usize) -> u64 {
-    let mut z = (seed ^ 0x6E70_6465).wrapping_add((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix(seed ^ mix(0x6E70_6465 ^ k as u64))
 }
 
 /// NPDE of every observation (EVID 0, MDV 0, with a DV) of `data`, in

@@ -46,6 +46,23 @@ pub struct Test {
     pub p_value: f64,
 }
 
+impl Test {
+    /// A tested model with the p-value of its ΔOFV (NaN when it failed).
+    fn new(candidate: usize, ofv: Result<f64, String>, delta: f64, df: usize) -> Test {
+        let p_value = if delta.is_nan() {
+            f64::NAN
+        } else {
+            chi2_sf(delta, df as f64)
+        };
+        Test {
+            candidate,
+            ofv,
+            delta,
+            p_value,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub direction: Direction,
@@ -127,16 +144,7 @@ pub fn stepwise(
             .map(|&c| {
                 let ofv = fit(&with(&included, Some(c), None));
                 let delta = ofv.as_ref().map_or(f64::NAN, |o| base - o);
-                Test {
-                    candidate: c,
-                    p_value: if delta.is_nan() {
-                        f64::NAN
-                    } else {
-                        chi2_sf(delta, candidates[c].df as f64)
-                    },
-                    ofv,
-                    delta,
-                }
+                Test::new(c, ofv, delta, candidates[c].df)
             })
             .collect();
         let best = tests
@@ -170,16 +178,7 @@ pub fn stepwise(
             .map(|&c| {
                 let ofv = fit(&with(&included, None, Some(c)));
                 let delta = ofv.as_ref().map_or(f64::NAN, |o| o - base);
-                Test {
-                    candidate: c,
-                    p_value: if delta.is_nan() {
-                        f64::NAN
-                    } else {
-                        chi2_sf(delta, candidates[c].df as f64)
-                    },
-                    ofv,
-                    delta,
-                }
+                Test::new(c, ofv, delta, candidates[c].df)
             })
             .collect();
         let worst = tests

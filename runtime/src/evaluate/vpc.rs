@@ -29,6 +29,7 @@
 use crate::data::{Dataset, Evid};
 use crate::explore::quantile_sorted;
 use crate::model::Model;
+use crate::random::mix;
 use crate::simulate::{simulate, SimError, SimOptions};
 use crate::solver::SolverOptions;
 use rayon::prelude::*;
@@ -171,12 +172,9 @@ pub struct Vpc {
     pub pred_corrected: bool,
 }
 
-/// The seed of replicate `k`.
+/// The seed of replicate `k` (its own family of streams).
 fn replicate_seed(seed: u64, k: usize) -> u64 {
-    let mut z = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix(seed ^ mix(0x7670_6300 ^ k as u64))
 }
 
 /// The visual predictive check of `model` (with its parameter values) on

@@ -68,7 +68,7 @@ pub use results::{
 pub use targets::{overlap_share, Condition, Overlap, SubgroupRatio, Target, TargetKind};
 
 use crate::model::{Model, RandomLevel};
-use crate::random::LevelSampler;
+use crate::random::{mix, LevelSampler};
 use crate::solver::{SolverOptions, SolverStats};
 use bands::BandPoint;
 use metrics::{CompiledMetric, Profile};
@@ -174,14 +174,6 @@ enum Purpose {
     Etas = 2,
     Residual = 3,
     Theta = 4,
-}
-
-/// SplitMix64's finalizer: spreads nearby integers over all 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The stream of one kind of draw for one population, replicate and subject.
