@@ -692,7 +692,8 @@ fn interval_search_finds_the_longest_interval_with_a_therapeutic_dose() {
 /// samples). On issue 6's two-compartment oral model at the benchmark's
 /// tolerances (rtol 1e-6, atol 1e-9) every sample of 100 mg q24h × 14 is
 /// within 1e-6 of the closed form (relative, where the concentration is
-/// above 0.1% of its peak; measured: 1.2e-7), and so are the last
+/// above 0.1% of its peak; measured: 3.3e-7 with DOP853, 1.2e-7 with
+/// Dopri5), and so are the last
 /// interval's metrics.
 #[test]
 fn ode_dense_output_matches_the_closed_form() {
@@ -739,9 +740,11 @@ fn ode_dense_output_matches_the_closed_form() {
     for name in ["cmax", "ctrough", "auc"] {
         assert_rel(value(&ode, name), value(&exact, name), 1e-6, name);
     }
-    // Far fewer steps than one restart per hourly sample would need.
+    // Steps of DOP853 longer than the sampling interval (measured 0.85 per
+    // hour here; Dopri5 needs 3.0): the samples come from dense output, not
+    // from stopping at each.
     let steps_per_hour = ode.solver_stats.accepted as f64 / 336.0;
-    assert!(steps_per_hour < 3.5, "{steps_per_hour} steps per hour");
+    assert!(steps_per_hour < 1.0, "{steps_per_hour} steps per hour");
 }
 
 /// A PD response of an ODE model (warfarin's prothrombin complex activity,

@@ -36,8 +36,9 @@ pub struct Args {
     /// Absolute tolerance of the ODE solver.
     #[arg(long, default_value_t = SolverOptions::default().atol)]
     atol: f64,
-    /// ODE method: auto (explicit Dormand–Prince, switching to the stiff
-    /// Rodas4 when stiffness is detected), explicit, or stiff.
+    /// ODE method: auto (explicit Dormand–Prince 8(5,3), switching to the
+    /// stiff Rodas4 when stiffness is detected), explicit (DOP853 only),
+    /// dopri5 (Dormand–Prince 5(4) only), or stiff.
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     method: MethodArg,
     /// Solve a closed-form model (`pk ...`) through its ODEs instead of
@@ -56,6 +57,7 @@ pub struct Args {
 pub enum MethodArg {
     Auto,
     Explicit,
+    Dopri5,
     Stiff,
 }
 
@@ -64,6 +66,7 @@ impl From<MethodArg> for Method {
         match m {
             MethodArg::Auto => Method::Auto,
             MethodArg::Explicit => Method::Explicit,
+            MethodArg::Dopri5 => Method::Dopri5,
             MethodArg::Stiff => Method::Stiff,
         }
     }
