@@ -355,6 +355,7 @@ mod tests {
             evid,
             dv: None,
             mdv: false,
+            lloq: None,
             occ: 0.0,
             endpoint: 0,
             covariates: vec![],

@@ -2,7 +2,7 @@
 //! checking that the message names the row, the column and the rule.
 
 use mido_runtime::data::{
-    DataErrorKind, DataErrors, DataSpec, Dataset, DoseKind, Evid, Repeat, SsMode, SteadyState,
+    DataErrorKind, DataErrors, DataSpec, Dataset, DoseKind, Evid, Lloq, Repeat, SsMode, SteadyState,
 };
 use mido_runtime::model::{CovariateInfo, CovariateKind, StateInfo};
 
@@ -512,4 +512,105 @@ fn covariate_changing_within_subject_must_be_declared_time_varying() {
         .map(|r| r.covariates[0])
         .collect();
     assert_eq!(wt, vec![70.0, 72.0]);
+}
+
+/// Rows of `ID,TIME,DV,EVID,MDV,CENS,LLOQ` (covariates constant).
+fn parse_censored(rows: &str) -> Result<Dataset, DataErrors> {
+    let rows: String = rows.lines().map(|l| format!("{l},70,1,1\n")).collect();
+    Dataset::parse(
+        &format!("ID,TIME,DV,EVID,MDV,CENS,LLOQ,WT,SEX,RACE\n{rows}"),
+        "blq.csv",
+        &spec(),
+    )
+}
+
+#[test]
+fn censoring_gives_observations_their_limit() {
+    let data = parse_censored(
+        "1,1,0.5,0,0,1,.\n\
+         1,2,0.5,0,0,1,2\n\
+         1,3,1.5,0,0,.,2\n\
+         1,4,3,0,0,.,2\n\
+         1,5,3,0,0,0,2\n\
+         1,6,4,0,0,0,.\n\
+         1,7,2,0,1,1,2\n\
+         1,8,.,0,0,.,2\n\
+         1,9,.,2,.,1,2\n",
+    )
+    .expect("valid rows");
+    let lloq: Vec<Option<Lloq>> = data.subjects[0].records.iter().map(|r| r.lloq).collect();
+    assert_eq!(
+        lloq,
+        vec![
+            // M3: DV holds the limit.
+            Some(Lloq::Below(0.5)),
+            // LLOQ wins over DV.
+            Some(Lloq::Below(2.0)),
+            // No CENS: DV < LLOQ is censored, DV ≥ LLOQ quantified.
+            Some(Lloq::Below(2.0)),
+            Some(Lloq::Quantified(2.0)),
+            Some(Lloq::Quantified(2.0)),
+            // Quantified without a known limit.
+            None,
+            // MDV = 1 (M1), no DV, not an observation: no censoring.
+            None,
+            None,
+            None,
+        ]
+    );
+    let (subject, record) = data.first_censored().expect("censored");
+    assert_eq!((subject.label.as_str(), record.row), ("1", 2));
+    let plain = parse_censored("1,1,3,0,0,0,2\n").expect("valid");
+    assert!(plain.first_censored().is_none());
+}
+
+#[test]
+fn censoring_values_are_checked_with_row_and_column() {
+    let one = |rows: &str| {
+        let errors = parse_censored(rows).expect_err("rejected");
+        assert_eq!(errors.len(), 1, "{errors}");
+        (errors.0[0].kind.clone(), errors.0[0].to_string())
+    };
+    let (kind, msg) = one("1,1,0.5,0,0,2,.\n");
+    assert_eq!(kind, DataErrorKind::InvalidCens);
+    assert_mentions(
+        &msg,
+        &[
+            "blq.csv, row 2",
+            "column CENS",
+            "\"2\"",
+            "0 (quantified) or 1",
+        ],
+    );
+    // Checked on every row, not only observations.
+    let (kind, msg) = one("1,0,.,2,1,0.5,.\n");
+    assert_eq!(kind, DataErrorKind::InvalidCens);
+    assert_mentions(&msg, &["row 2", "column CENS"]);
+    let (kind, msg) = one("1,1,0.5,0,0,-1,.\n");
+    assert!(matches!(kind, DataErrorKind::Unsupported { .. }));
+    assert_mentions(
+        &msg,
+        &["row 2", "column CENS", "upper limit", "not supported"],
+    );
+    let (kind, msg) = one("1,1,3,0,0,0,-2\n");
+    assert_eq!(kind, DataErrorKind::NegativeLimit);
+    assert_mentions(&msg, &["row 2", "column LLOQ", "must not be negative"]);
+    let (kind, msg) = one("1,1,3,0,0,0,inf\n");
+    assert_eq!(kind, DataErrorKind::NotFinite);
+    assert_mentions(&msg, &["row 2", "column LLOQ"]);
+    let (kind, msg) = one("1,1,-0.1,0,0,1,.\n");
+    assert_eq!(kind, DataErrorKind::NegativeLimit);
+    assert_mentions(&msg, &["row 2", "column DV"]);
+    let (kind, msg) = one("1,1,.,0,0,1,2\n");
+    assert_eq!(kind, DataErrorKind::CensoredWithoutDv);
+    assert_mentions(&msg, &["row 2", "column DV", "M3", "MDV = 1"]);
+    let (kind, msg) = one("1,1,1.5,0,0,0,2\n");
+    assert_eq!(
+        kind,
+        DataErrorKind::QuantifiedBelowLimit { dv: 1.5, lloq: 2.0 }
+    );
+    assert_mentions(
+        &msg,
+        &["row 2", "column CENS", "DV = 1.5 is below LLOQ = 2"],
+    );
 }

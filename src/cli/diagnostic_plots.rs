@@ -3,7 +3,9 @@
 //! backend, text left to the viewer's fonts); the commands write them
 //! atomically through `OutDir`.
 
-use mido_runtime::evaluate::vpc::Vpc;
+use mido_runtime::evaluate::vpc::{Bin, Blq, Vpc};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io;
 
@@ -275,18 +277,98 @@ pub fn eta_histogram(name: &str, values: &[f64], omega: Option<f64>) -> io::Resu
     Ok(svg)
 }
 
+/// A chart over linear `f64` axes on an SVG area.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Height of the panel of fractions below the limit under each VPC panel.
+const BLQ_HEIGHT: u32 = 240;
+
+/// A captioned chart with its mesh and axis descriptions.
+fn frame<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    caption: &str,
+    x: (f64, f64),
+    y: (f64, f64),
+    x_desc: &str,
+    y_desc: &str,
+) -> io::Result<Chart<'a, 'b>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)
+        .map_err(draw_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(draw_error)?;
+    Ok(chart)
+}
+
+/// The runs of consecutive finite points: lines and bands break where a
+/// value is unknown (a percentile below the limit of quantification).
+fn finite_runs<T: Copy>(points: &[T], finite: impl Fn(&T) -> bool) -> Vec<Vec<T>> {
+    points
+        .split(|p| !finite(p))
+        .filter(|run| !run.is_empty())
+        .map(<[T]>::to_vec)
+        .collect()
+}
+
+/// A line through the finite points, solid or dashed.
+fn broken_line(
+    chart: &mut Chart,
+    points: &[(f64, f64)],
+    style: ShapeStyle,
+    dashed: bool,
+) -> io::Result<()> {
+    for run in finite_runs(points, |p| p.1.is_finite()) {
+        if dashed {
+            chart.draw_series(DashedLineSeries::new(run, 6, 4, style))
+        } else {
+            chart.draw_series(LineSeries::new(run, style))
+        }
+        .map_err(draw_error)?;
+    }
+    Ok(())
+}
+
+/// A shaded band between `(x, lower, upper)` where both are finite.
+fn band(chart: &mut Chart, points: &[(f64, f64, f64)], color: RGBColor) -> io::Result<()> {
+    for run in finite_runs(points, |p| p.1.is_finite() && p.2.is_finite()) {
+        let mut outline: Vec<(f64, f64)> = run.iter().map(|p| (p.0, p.2)).collect();
+        outline.extend(run.iter().rev().map(|p| (p.0, p.1)));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                color.mix(0.2).filled(),
+            )))
+            .map_err(draw_error)?;
+    }
+    Ok(())
+}
+
 /// The VPC of one stratum per panel: the 95% intervals of the simulated
 /// 5th and 95th percentiles shaded blue, of the median shaded red; the
 /// observed percentiles as lines (median solid, others dashed) and the
-/// observations as points.
+/// quantified observations as points. Percentiles below the limit of
+/// quantification are not drawn; an interval whose lower bound is below
+/// it is shaded down to the limit (a dotted line). With censoring, a
+/// second panel under each shows the fraction below the limit: observed
+/// (line), simulated median (dashed) and 95% interval (band).
 pub fn vpc_svg(v: &Vpc) -> io::Result<String> {
     let n = v.strata.len().max(1);
     let cols = n.min(2);
     let rows = n.div_ceil(cols);
+    let censoring = v.censoring();
+    let cell = HEIGHT + if censoring { BLQ_HEIGHT } else { 0 };
     let mut svg = String::new();
     {
         let root =
-            SVGBackend::with_string(&mut svg, (WIDTH * cols as u32, HEIGHT * rows as u32 + 40))
+            SVGBackend::with_string(&mut svg, (WIDTH * cols as u32, cell * rows as u32 + 40))
                 .into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
         let title = format!(
@@ -303,52 +385,73 @@ pub fn vpc_svg(v: &Vpc) -> io::Result<String> {
             .enumerate()
             .zip(root.split_evenly((rows, cols)))
         {
+            let (top, bottom) = if censoring {
+                let (top, bottom) = panel.split_vertically(HEIGHT);
+                (top, Some(bottom))
+            } else {
+                (panel, None)
+            };
             let obs: Vec<(f64, f64)> = v
                 .observations
                 .iter()
-                .filter(|o| o.stratum == s)
+                .filter(|o| o.stratum == s && !o.lloq.is_some_and(|l| l.is_below()))
                 .map(|o| (o.time, o.dv))
                 .collect();
-            let (t0, t1) = range(obs.iter().map(|o| o.0));
-            let (y0, y1) = range(
-                obs.iter().map(|o| o.1).chain(
-                    stratum
-                        .bins
-                        .iter()
-                        .flat_map(|b| b.simulated.iter().flatten().copied()),
-                ),
+            let (t0, t1) = range(
+                v.observations
+                    .iter()
+                    .filter(|o| o.stratum == s)
+                    .map(|o| o.time),
             );
+            let bins: Vec<_> = stratum.bins.iter().filter(|b| b.time.is_finite()).collect();
+            let limit = |b: &Bin| b.blq.as_ref().map_or(f64::NAN, |q| q.limit);
+            let (y0, y1) = range(obs.iter().map(|o| o.1).chain(bins.iter().flat_map(|b| {
+                b.simulated
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .chain(std::iter::once(limit(b)))
+            })));
             let label = match &stratum.covariate {
                 Some((name, value)) => format!("{} ({name} = {value})", stratum.endpoint),
                 None => stratum.endpoint.clone(),
             };
-            let mut chart = ChartBuilder::on(&panel)
-                .caption(label, ("sans-serif", 15))
-                .margin(10)
-                .x_label_area_size(36)
-                .y_label_area_size(56)
-                .build_cartesian_2d(t0..t1, y0..y1)
-                .map_err(draw_error)?;
-            chart
-                .configure_mesh()
-                .x_desc("time")
-                .y_desc(if v.pred_corrected {
-                    "prediction-corrected DV"
-                } else {
-                    "DV"
-                })
-                .draw()
-                .map_err(draw_error)?;
-            let bins: Vec<_> = stratum.bins.iter().filter(|b| b.time.is_finite()).collect();
+            let y_desc = if v.pred_corrected {
+                "prediction-corrected DV"
+            } else {
+                "DV"
+            };
+            let mut chart = frame(&top, &label, (t0, t1), (y0, y1), "time", y_desc)?;
             for (p, color) in [(0usize, POINT), (1, LINE), (2, POINT)] {
-                let mut outline: Vec<(f64, f64)> =
-                    bins.iter().map(|b| (b.time, b.simulated[p][2])).collect();
-                outline.extend(bins.iter().rev().map(|b| (b.time, b.simulated[p][0])));
+                let points: Vec<(f64, f64, f64)> = bins
+                    .iter()
+                    .map(|b| {
+                        let [lower, _, upper] = b.simulated[p];
+                        let lower = if lower == f64::NEG_INFINITY {
+                            limit(b)
+                        } else {
+                            lower
+                        };
+                        (b.time, lower, upper)
+                    })
+                    .collect();
+                band(&mut chart, &points, color)?;
+            }
+            // The limit, bin by bin (a step when it differs between bins).
+            let steps: Vec<(f64, f64)> = stratum
+                .bins
+                .iter()
+                .flat_map(|b| {
+                    [
+                        (b.lower, limit(b)),
+                        (b.upper, limit(b)),
+                        (b.upper, f64::NAN),
+                    ]
+                })
+                .collect();
+            for run in finite_runs(&steps, |p| p.1.is_finite()) {
                 chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        outline,
-                        color.mix(0.2).filled(),
-                    )))
+                    .draw_series(DashedLineSeries::new(run, 2, 3, GREY.stroke_width(2)))
                     .map_err(draw_error)?;
             }
             chart
@@ -358,23 +461,49 @@ pub fn vpc_svg(v: &Vpc) -> io::Result<String> {
                 )
                 .map_err(draw_error)?;
             for p in [0usize, 2] {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        bins.iter().map(|b| (b.time, b.observed[p])),
-                        6,
-                        4,
-                        BLACK.stroke_width(2),
-                    ))
-                    .map_err(draw_error)?;
+                let line: Vec<(f64, f64)> = bins.iter().map(|b| (b.time, b.observed[p])).collect();
+                broken_line(&mut chart, &line, BLACK.stroke_width(2), true)?;
             }
-            chart
-                .draw_series(LineSeries::new(
-                    bins.iter().map(|b| (b.time, b.observed[1])),
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(draw_error)?;
+            let median: Vec<(f64, f64)> = bins.iter().map(|b| (b.time, b.observed[1])).collect();
+            broken_line(&mut chart, &median, BLACK.stroke_width(2), false)?;
+            if let Some(area) = bottom {
+                blq_panel(&area, &bins, (t0, t1))?;
+            }
         }
         root.present().map_err(draw_error)?;
     }
     Ok(svg)
+}
+
+/// The fraction below the limit of quantification over time: observed
+/// (solid), simulated median (dashed) and 95% interval (shaded).
+fn blq_panel(
+    area: &DrawingArea<SVGBackend, Shift>,
+    bins: &[&Bin],
+    t: (f64, f64),
+) -> io::Result<()> {
+    let blq: Vec<(f64, &Blq)> = bins
+        .iter()
+        .filter_map(|b| Some((b.time, b.blq.as_ref()?)))
+        .collect();
+    if blq.is_empty() {
+        return Ok(());
+    }
+    let mut chart = frame(
+        area,
+        "fraction below LLOQ: observed (line), simulated median (dashed) and 95% interval",
+        t,
+        (0.0, 1.0),
+        "time",
+        "fraction < LLOQ",
+    )?;
+    let interval: Vec<(f64, f64, f64)> = blq
+        .iter()
+        .map(|(t, q)| (*t, q.simulated[0], q.simulated[2]))
+        .collect();
+    band(&mut chart, &interval, LINE)?;
+    let median: Vec<(f64, f64)> = blq.iter().map(|(t, q)| (*t, q.simulated[1])).collect();
+    broken_line(&mut chart, &median, LINE.stroke_width(2), true)?;
+    let observed: Vec<(f64, f64)> = blq.iter().map(|(t, q)| (*t, q.observed)).collect();
+    broken_line(&mut chart, &observed, BLACK.stroke_width(2), false)
 }

@@ -1,5 +1,5 @@
 //! `mido vpc MODEL`: the visual predictive check of a fitted model on its
-//! data, as a table (`vpc.csv`) and a run record.
+//! data, as a table (`vpc.csv`), a plot (`vpc.svg`) and a run record.
 
 use super::estimates;
 use super::output::OutDir;
@@ -142,6 +142,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "percentiles": PERCENTILES,
             "ci": opts.ci,
         },
+        "censoring": result.censoring(),
         "seed": args.seed,
         "run_time_seconds": started.elapsed().as_secs_f64(),
     });
@@ -166,13 +167,33 @@ fn stratum_label(s: &mido_runtime::evaluate::vpc::Stratum) -> String {
     }
 }
 
+/// A number of the table: empty when unknown (below the limit of
+/// quantification, or no observation in the bin).
+fn csv_num(x: f64) -> String {
+    if x.is_finite() {
+        fmt_num(x)
+    } else {
+        String::new()
+    }
+}
+
+/// One row per stratum and bin; with censoring, the bin's limit and the
+/// fractions below it in five more columns (absent otherwise, so the table
+/// of uncensored data does not change).
 fn write_table(w: &mut dyn Write, v: &Vpc) -> std::io::Result<()> {
+    let censoring = v.censoring();
     write!(w, "stratum,bin,lower,upper,time,n_obs")?;
     for p in ["p5", "p50", "p95"] {
         write!(w, ",obs_{p}")?;
     }
     for p in ["p5", "p50", "p95"] {
         write!(w, ",sim_{p}_lower,sim_{p}_median,sim_{p}_upper")?;
+    }
+    if censoring {
+        write!(
+            w,
+            ",lloq,obs_blq,sim_blq_lower,sim_blq_median,sim_blq_upper"
+        )?;
     }
     writeln!(w)?;
     for s in &v.strata {
@@ -184,15 +205,24 @@ fn write_table(w: &mut dyn Write, v: &Vpc) -> std::io::Result<()> {
                 i + 1,
                 fmt_num(b.lower),
                 fmt_num(b.upper),
-                fmt_num(b.time),
+                csv_num(b.time),
                 b.n_obs
             )?;
             for o in b.observed {
-                write!(w, ",{}", fmt_num(o))?;
+                write!(w, ",{}", csv_num(o))?;
             }
             for s in b.simulated {
                 for x in s {
-                    write!(w, ",{}", fmt_num(x))?;
+                    write!(w, ",{}", csv_num(x))?;
+                }
+            }
+            if censoring {
+                let (limit, observed, simulated) = match &b.blq {
+                    Some(q) => (q.limit, q.observed, q.simulated),
+                    None => (f64::NAN, f64::NAN, [f64::NAN; 3]),
+                };
+                for x in [limit, observed].into_iter().chain(simulated) {
+                    write!(w, ",{}", csv_num(x))?;
                 }
             }
             writeln!(w)?;
@@ -201,57 +231,97 @@ fn write_table(w: &mut dyn Write, v: &Vpc) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The table on stdout, with each observed percentile flagged when it lies
-/// outside the confidence interval of its simulated counterpart.
+/// Whether an observed value lies outside its simulated interval. A value
+/// below the limit (`-∞`) compares as lower than any known one.
+fn outside(o: f64, s: [f64; 3]) -> bool {
+    o < s[0] || o > s[2]
+}
+
+/// Counts a known observed value in `n = (outside, total)`.
+fn count(n: &mut (usize, usize), o: f64, s: [f64; 3]) {
+    if !o.is_nan() {
+        n.1 += 1;
+        n.0 += usize::from(outside(o, s));
+    }
+}
+
+/// A percentile or fraction on stdout: `<LLOQ` below the limit.
+fn show(x: f64) -> String {
+    if x == f64::NEG_INFINITY {
+        "<LLOQ".to_string()
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The table on stdout, with each observed percentile (and fraction below
+/// the limit of quantification) flagged when it lies outside the
+/// confidence interval of its simulated counterpart.
 fn render(v: &Vpc) -> String {
     use std::fmt::Write as _;
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{}VPC, {} replicates; observed percentile [95% CI of the simulated one], * outside",
+        "{}VPC, {} replicates; observed percentile [95% CI of the simulated one], * outside{}",
         if v.pred_corrected {
             "Prediction-corrected "
         } else {
             ""
         },
-        v.replicates
+        v.replicates,
+        if v.censoring() {
+            "; <LLOQ: below the bin's limit of quantification"
+        } else {
+            ""
+        }
     );
     let cell = |o: f64, s: [f64; 3]| {
-        let flag = if o < s[0] || o > s[2] { "*" } else { " " };
-        format!("{:>9.4} [{:.4}, {:.4}]{flag}", o, s[0], s[2])
+        let flag = if outside(o, s) { "*" } else { " " };
+        format!("{:>9} [{}, {}]{flag}", show(o), show(s[0]), show(s[2]))
     };
-    let mut outside = 0;
-    let mut total = 0;
+    // (outside, total) for percentiles and for fractions below the limit.
+    let mut percentiles = (0, 0);
+    let mut fractions = (0, 0);
     for s in &v.strata {
+        let censored = s.bins.iter().any(|b| b.blq.is_some());
         let _ = writeln!(t, "\n{}", stratum_label(s));
-        let _ = writeln!(
+        let _ = write!(
             t,
             "{:>17} {:>5}  {:<30} {:<30} {:<30}",
             "time bin", "n", "5th", "50th", "95th"
         );
+        let _ = writeln!(t, "{}", if censored { " below LLOQ" } else { "" });
         for b in &s.bins {
             let bin = format!("[{}, {}]", fmt_num(b.lower), fmt_num(b.upper));
             let cells: Vec<String> = (0..3)
                 .map(|p| cell(b.observed[p], b.simulated[p]))
                 .collect();
             for p in 0..3 {
-                if b.observed[p].is_finite() {
-                    total += 1;
-                    if b.observed[p] < b.simulated[p][0] || b.observed[p] > b.simulated[p][2] {
-                        outside += 1;
-                    }
-                }
+                count(&mut percentiles, b.observed[p], b.simulated[p]);
             }
-            let _ = writeln!(
+            let _ = write!(
                 t,
                 "{bin:>17} {:>5}  {:<30} {:<30} {:<30}",
                 b.n_obs, cells[0], cells[1], cells[2]
             );
+            if let Some(q) = &b.blq {
+                count(&mut fractions, q.observed, q.simulated);
+                let _ = write!(t, " {}", cell(q.observed, q.simulated));
+            }
+            let _ = writeln!(t);
         }
     }
     let _ = writeln!(
         t,
-        "\n{outside} of {total} observed percentiles lie outside the 95% intervals of the simulated ones"
+        "\n{} of {} observed percentiles lie outside the 95% intervals of the simulated ones",
+        percentiles.0, percentiles.1
     );
+    if v.censoring() {
+        let _ = writeln!(
+            t,
+            "{} of {} observed fractions below LLOQ lie outside the 95% intervals of the simulated ones",
+            fractions.0, fractions.1
+        );
+    }
     t
 }

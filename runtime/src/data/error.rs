@@ -52,6 +52,16 @@ pub enum DataErrorKind {
     InvalidEvid,
     /// MDV other than 0 or 1.
     InvalidMdv,
+    /// CENS other than 0 or 1 (-1, an upper limit, is [`Self::Unsupported`]).
+    InvalidCens,
+    /// A negative limit of quantification: LLOQ, or DV on a censored row
+    /// without LLOQ.
+    NegativeLimit,
+    /// CENS = 1 on an observation without DV: it would silently stop being
+    /// an observation.
+    CensoredWithoutDv,
+    /// CENS = 0 but DV < LLOQ: the row says both quantified and not.
+    QuantifiedBelowLimit { dv: f64, lloq: f64 },
     /// AMT < 0.
     NegativeAmount,
     /// A dose record (EVID 1) with AMT missing or 0.
@@ -150,6 +160,21 @@ impl fmt::Display for DataErrorKind {
             ),
             K::InvalidEvid => write!(f, "EVID must be 0, 1, 2, 3 or 4"),
             K::InvalidMdv => write!(f, "MDV must be 0 or 1"),
+            K::InvalidCens => write!(
+                f,
+                "CENS must be 0 (quantified) or 1 (below the lower limit of quantification)"
+            ),
+            K::NegativeLimit => write!(f, "a limit of quantification must not be negative"),
+            K::CensoredWithoutDv => write!(
+                f,
+                "a censored observation (CENS = 1) needs DV: the limit, by NONMEM's M3 convention \
+                 (an LLOQ on the row takes precedence); set MDV = 1 if the row is no observation"
+            ),
+            K::QuantifiedBelowLimit { dv, lloq } => write!(
+                f,
+                "CENS = 0 says the value is quantified, but DV = {dv} is below LLOQ = {lloq}; \
+                 set CENS = 1, or leave CENS empty so that DV < LLOQ marks the row censored"
+            ),
             K::NegativeAmount => write!(f, "AMT must not be negative"),
             K::DoseWithoutAmount => write!(
                 f,

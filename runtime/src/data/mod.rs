@@ -15,14 +15,25 @@
 //!
 //! # Items
 //!
-//! `ID` and `TIME` are required; `DV AMT EVID MDV CMT RATE II ADDL SS OCC DVID`
-//! are optional (DVID is required when the model's endpoints are selected by
+//! `ID` and `TIME` are required; `DV AMT EVID MDV CMT RATE II ADDL SS OCC DVID
+//! CENS LLOQ` are optional (DVID is required when the model's endpoints are selected by
 //! it, and may then also be an endpoint's name), as are columns the model does not use (ignored). Each model
 //! covariate must have a column of the same name. Defaults: EVID = 1 when
 //! AMT > 0, else 0; MDV = 1 when EVID ≠ 0; CMT on a dose = the first dosable
 //! compartment. CMT is the 1-based position in the model's compartments.
 //! The dose items (CMT, RATE, II, ADDL) are read only on dose records; SS is
 //! checked on every record.
+//!
+//! # Censoring
+//!
+//! `CENS` (0 quantified, 1 below the lower limit of quantification) and
+//! `LLOQ` (the limit, per record) give an observation its [`Lloq`]. On a
+//! censored row DV holds the limit (NONMEM's M3 convention, Monolix's
+//! too) unless `LLOQ` gives one, which then wins. Without `CENS` on a row,
+//! `DV < LLOQ` marks it censored; `CENS = 0` with `DV < LLOQ` contradicts
+//! itself and is rejected. Both items are validated on every row but only
+//! read on observations (EVID 0, MDV 0, with a DV): a censored row with
+//! MDV = 1 (the M1 method) is no observation.
 //!
 //! Everything the runtime cannot honour is rejected rather than guessed: see
 //! [`DataErrorKind`] for the rules. All errors of a file are reported at once.
@@ -94,6 +105,10 @@ pub struct Record {
     pub dv: Option<f64>,
     /// Missing dependent variable: the row is not an observation for fitting.
     pub mdv: bool,
+    /// The limit of quantification of an observation (EVID 0, MDV 0, with a
+    /// DV) that has one (CENS, LLOQ), and whether its value is below it;
+    /// `None` on every other record.
+    pub lloq: Option<Lloq>,
     /// Occasion (0 when the dataset has no OCC and the model needs none).
     pub occ: f64,
     /// The endpoint predicting this record: an index into the model's
@@ -128,6 +143,31 @@ impl Record {
     /// Whether the record resets the system (EVID 3 and 4).
     pub fn resets(&self) -> bool {
         matches!(self.evid, Evid::Reset | Evid::ResetDose(_))
+    }
+}
+
+/// An observation's lower limit of quantification, and which side of it
+/// the value lies on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lloq {
+    /// DV is a measured value (CENS = 0, or absent with DV ≥ LLOQ); the
+    /// limit tells a VPC which simulated values the assay would have
+    /// censored.
+    Quantified(f64),
+    /// The value is only known to be below this limit (CENS = 1, or DV <
+    /// LLOQ without CENS); DV holds no measurement.
+    Below(f64),
+}
+
+impl Lloq {
+    pub fn limit(self) -> f64 {
+        match self {
+            Lloq::Quantified(l) | Lloq::Below(l) => l,
+        }
+    }
+
+    pub fn is_below(self) -> bool {
+        matches!(self, Lloq::Below(_))
     }
 }
 
@@ -248,5 +288,16 @@ impl Dataset {
     /// Number of records over all subjects.
     pub fn n_records(&self) -> usize {
         self.subjects.iter().map(|s| s.records.len()).sum()
+    }
+
+    /// The first observation below its limit of quantification, with its
+    /// subject.
+    pub fn first_censored(&self) -> Option<(&Subject, &Record)> {
+        self.subjects.iter().find_map(|s| {
+            s.records
+                .iter()
+                .find(|r| r.lloq.is_some_and(Lloq::is_below))
+                .map(|r| (s, r))
+        })
     }
 }

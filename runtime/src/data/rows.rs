@@ -6,7 +6,7 @@
 
 use super::error::{DataError, DataErrorKind as K, DataErrors};
 use super::table::{RawRow, RawTable};
-use super::{DataSpec, Dose, DoseKind, Evid, Record, Repeat, SsMode, SteadyState, Subject};
+use super::{DataSpec, Dose, DoseKind, Evid, Lloq, Record, Repeat, SsMode, SteadyState, Subject};
 use crate::model::CovariateKind;
 use std::collections::HashMap;
 
@@ -25,6 +25,8 @@ struct Columns {
     ss: Option<usize>,
     occ: Option<usize>,
     dvid: Option<usize>,
+    cens: Option<usize>,
+    lloq: Option<usize>,
     /// `(endpoint index, name, DVID)` of each endpoint with a DVID selector;
     /// empty when the model has none (DVID is then ignored).
     selectors: Vec<(usize, String, f64)>,
@@ -111,6 +113,8 @@ fn columns(
         ss: find("SS"),
         occ: find("OCC"),
         dvid: find("DVID"),
+        cens: find("CENS"),
+        lloq: find("LLOQ"),
         selectors: spec
             .endpoints
             .iter()
@@ -357,6 +361,8 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
         }
         None => None,
     };
+    let is_observation = matches!(evid, Some(Evid::Observation)) && mdv == Some(false);
+    let lloq = lloq(ctx, cols, is_observation, dv);
     let endpoint = endpoint(ctx, cols, evid.as_ref());
     let covariates = spec
         .covariates
@@ -371,6 +377,7 @@ fn parse_row(ctx: &mut RowCtx, cols: &Columns, spec: &DataSpec) -> Parsed {
             evid,
             dv,
             mdv,
+            lloq,
             occ,
             endpoint,
             covariates: Vec::new(),
@@ -421,6 +428,56 @@ fn endpoint(ctx: &mut RowCtx, cols: &Columns, evid: Option<&Evid>) -> Option<usi
             ctx.err(col, K::UnknownEndpoint { endpoints });
             None
         }
+    }
+}
+
+/// The censoring of a row (see the module documentation): CENS and LLOQ
+/// are checked on every row, and read only on an observation (with its DV).
+fn lloq(ctx: &mut RowCtx, cols: &Columns, is_observation: bool, dv: Option<f64>) -> Option<Lloq> {
+    let cens = match ctx.num(cols.cens) {
+        Field::Absent => Some(None),
+        Field::Value(v) if v == 0.0 || v == 1.0 => Some(Some(v == 1.0)),
+        Field::Value(-1.0) => {
+            let feature = "CENS = -1 (a value above an upper limit of quantification)";
+            ctx.err_at(cols.cens, "CENS", K::Unsupported { feature });
+            None
+        }
+        Field::Value(_) => {
+            ctx.err_at(cols.cens, "CENS", K::InvalidCens);
+            None
+        }
+        Field::Bad => None,
+    };
+    let limit = match ctx.num(cols.lloq) {
+        Field::Absent => Some(None),
+        Field::Value(v) if v < 0.0 => {
+            ctx.err_at(cols.lloq, "LLOQ", K::NegativeLimit);
+            None
+        }
+        Field::Value(v) => Some(Some(v)),
+        Field::Bad => None,
+    };
+    let (Some(cens), Some(limit), true) = (cens, limit, is_observation) else {
+        return None;
+    };
+    match (cens, limit, dv) {
+        (Some(true), _, None) => {
+            ctx.err_at(cols.dv, "DV", K::CensoredWithoutDv);
+            None
+        }
+        (Some(true), Some(l), Some(_)) => Some(Lloq::Below(l)),
+        (Some(true), None, Some(d)) if d < 0.0 => {
+            ctx.err_at(cols.dv, "DV", K::NegativeLimit);
+            None
+        }
+        (Some(true), None, Some(d)) => Some(Lloq::Below(d)),
+        (Some(false), Some(lloq), Some(dv)) if dv < lloq => {
+            ctx.err_at(cols.cens, "CENS", K::QuantifiedBelowLimit { dv, lloq });
+            None
+        }
+        (None, Some(l), Some(d)) if d < l => Some(Lloq::Below(l)),
+        (_, Some(l), Some(_)) => Some(Lloq::Quantified(l)),
+        (_, _, None) | (_, None, _) => None,
     }
 }
 

@@ -112,6 +112,13 @@ pub enum FitError {
     },
     /// The dataset has no observation to fit.
     NoObservations,
+    /// An observation is below its limit of quantification: its DV is no
+    /// measurement, and the likelihood of a censored value (Beal's M3) is
+    /// not implemented, so fitting it as a value would bias the estimates.
+    CensoredObservation {
+        subject: String,
+        row: usize,
+    },
     /// `theta`/`omega` given as starting values do not fit the model.
     StartLength {
         what: &'static str,
@@ -145,6 +152,12 @@ impl fmt::Display for FitError {
                     .map_or_else(String::new, |s| format!(" (first in subject {s})"))
             ),
             FitError::NoObservations => write!(f, "the dataset has no observation records (EVID 0 with MDV 0) to fit"),
+            FitError::CensoredObservation { subject, row } => write!(
+                f,
+                "subject {subject}'s observation at data row {row} is below the limit of quantification \
+                 (CENS = 1, or DV < LLOQ), and mido cannot fit censored observations: the M3 likelihood \
+                 is not implemented; set MDV = 1 on the censored rows to leave them out of the fit (M1)"
+            ),
             FitError::StartLength {
                 what,
                 expected,
@@ -239,6 +252,8 @@ pub(crate) struct PointValue {
 }
 
 impl<'m> Problem<'m> {
+    /// The problem of fitting `data`; every estimation goes through here,
+    /// so this is where censored observations are refused.
     fn new(
         model: &'m dyn Model,
         sensitized: &'m Sensitized<'m>,
@@ -247,7 +262,13 @@ impl<'m> Problem<'m> {
         solver: SolverOptions,
         closed_form: bool,
         theta: &[f64],
-    ) -> Self {
+    ) -> Result<Self, FitError> {
+        if let Some((subject, record)) = data.first_censored() {
+            return Err(FitError::CensoredObservation {
+                subject: subject.label.clone(),
+                row: record.row,
+            });
+        }
         let obs: Vec<Observations> = data.subjects.iter().map(Observations::of).collect();
         let ws = Workspace::new(model, sensitized, solver, closed_form);
         let how = data
@@ -255,7 +276,7 @@ impl<'m> Problem<'m> {
             .iter()
             .map(|s| ws.derivatives(theta, s))
             .collect();
-        Problem {
+        Ok(Problem {
             model,
             sensitized,
             data,
@@ -264,7 +285,7 @@ impl<'m> Problem<'m> {
             method,
             solver,
             closed_form,
-        }
+        })
     }
 
     fn workspace(&self) -> Workspace<'m> {
@@ -491,7 +512,7 @@ pub fn fit(
         opts.solver,
         opts.closed_form,
         packing.start_theta(),
-    );
+    )?;
     if problem.n_obs() == 0 {
         return Err(FitError::NoObservations);
     }
@@ -605,7 +626,7 @@ pub fn objective_at(
 ) -> Result<f64, FitError> {
     let ne = model.info().etas.len();
     let sensitized = Sensitized::new(model);
-    let problem = Problem::new(model, &sensitized, data, method, solver, true, theta);
+    let problem = Problem::new(model, &sensitized, data, method, solver, true, theta)?;
     let omega = DMatrix::from_row_slice(ne, ne, omega);
     let start = vec![vec![0.0; ne]; data.subjects.len()];
     Ok(problem.evaluate(theta, &omega, &start, &[])?.total)

@@ -20,19 +20,36 @@
 //! `PRED_bin` the median `PRED` of the bin, which removes the variability
 //! that comes from differences in dose and covariates within a bin.
 //!
+//! # Censoring (BLQ)
+//!
+//! When observations have a limit of quantification ([`Lloq`]; an
+//! observation without one takes the smallest limit of its endpoint's
+//! observations, e.g. the quantified rows of data with CENS but no LLOQ
+//! column), each bin also gets the fraction of observations below their
+//! limit, and in each replicate the fraction of simulated values below
+//! their record's limit, summarized like the percentiles. Values below
+//! their limit rank below every quantified value, and a percentile below
+//! the bin's limit — the largest limit of its observations — is unknown:
+//! it is reported as [`f64::NEG_INFINITY`] ("below the limit"), observed
+//! and simulated alike (as `quantile_cens` in the `vpc` R package does).
+//! With prediction correction, whether a value is below its limit is
+//! decided before correction, and the limits are corrected like the
+//! values, so the bin's limit is on the corrected scale.
+//!
 //! # Reproducibility
 //!
 //! Replicate `k` simulates with its own seed, derived from the seed and
 //! `k`; replicates run in parallel and the results do not depend on the
 //! number of threads.
 
-use crate::data::{Dataset, Evid};
+use crate::data::{Dataset, Evid, Lloq};
 use crate::explore::quantile_sorted;
 use crate::model::Model;
 use crate::random::mix;
 use crate::simulate::{simulate, SimError, SimOptions};
 use crate::solver::SolverOptions;
 use rayon::prelude::*;
+use std::collections::HashMap;
 
 /// The percentiles a VPC shows.
 pub const PERCENTILES: [f64; 3] = [0.05, 0.5, 0.95];
@@ -136,6 +153,10 @@ pub struct Observation {
     pub time: f64,
     pub dv: f64,
     pub pred: f64,
+    /// The record's limit of quantification, or its endpoint's smallest
+    /// when it has none and the endpoint has some; `None` when the
+    /// endpoint has none. `dv` means nothing when below.
+    pub lloq: Option<Lloq>,
 }
 
 /// One bin of a stratum.
@@ -147,11 +168,26 @@ pub struct Bin {
     pub time: f64,
     pub n_obs: usize,
     /// Observed percentiles ([`PERCENTILES`]), prediction corrected when
-    /// asked.
+    /// asked; `-∞` below the limit, NaN without observations.
     pub observed: [f64; 3],
     /// For each percentile: the lower bound, median and upper bound of the
-    /// simulated percentile over replicates.
+    /// simulated percentile over replicates (`-∞` below the limit).
     pub simulated: [[f64; 3]; 3],
+    /// Censoring, when the bin's observations have limits.
+    pub blq: Option<Blq>,
+}
+
+/// The fraction of a bin's values below their limit of quantification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blq {
+    /// The largest limit of the bin's observations (prediction corrected
+    /// when asked): percentiles below it are not known.
+    pub limit: f64,
+    /// Fraction of the observations below their limit.
+    pub observed: f64,
+    /// Lower bound, median and upper bound over replicates of the
+    /// fraction of simulated values below their record's limit.
+    pub simulated: [f64; 3],
 }
 
 /// A stratum: an endpoint and, with stratification, a covariate value.
@@ -170,6 +206,24 @@ pub struct Vpc {
     pub observations: Vec<Observation>,
     pub replicates: usize,
     pub pred_corrected: bool,
+}
+
+impl Vpc {
+    /// Whether any bin has limits of quantification: the table and plot
+    /// then show the fractions below them.
+    pub fn censoring(&self) -> bool {
+        self.strata
+            .iter()
+            .any(|s| s.bins.iter().any(|b| b.blq.is_some()))
+    }
+}
+
+/// A bin's summary of one set of values (observed, or one replicate).
+struct BinValues {
+    /// Percentiles, `-∞` below the bin's limit.
+    percentiles: [f64; 3],
+    /// Fraction below the limit; NaN without limits or values.
+    below: f64,
 }
 
 /// The seed of replicate `k` (its own family of streams).
@@ -243,6 +297,7 @@ pub fn vpc(
                     time: r.time,
                     dv,
                     pred,
+                    lloq: r.lloq,
                 });
             }
             row += 1;
@@ -251,6 +306,7 @@ pub fn vpc(
     if obs.is_empty() {
         return Err(VpcError::NoObservations);
     }
+    fill_limits(&mut obs, &keys);
     // Strata in a stable order: by endpoint, then covariate value.
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|&a, &b| {
@@ -314,34 +370,59 @@ pub fn vpc(
             _ => y,
         }
     };
-    // Percentiles of one set of values per bin.
-    let percentiles_of = |value: &dyn Fn(&Observation) -> f64| -> Vec<[f64; 3]> {
-        let mut per_bin: Vec<Vec<f64>> = vec![Vec::new(); total_bins];
+    // The largest (corrected) limit of each bin's observations.
+    let mut bin_limit: Vec<Option<f64>> = vec![None; total_bins];
+    for o in &obs {
+        if let (Some(f), Some(l)) = (flat(o), o.lloq) {
+            let l = correct(o, l.limit());
+            bin_limit[f] = Some(bin_limit[f].map_or(l, |m: f64| m.max(l)));
+        }
+    }
+    // Percentiles and fraction below the limit per bin, of one set of
+    // values: `value` gives an observation's uncorrected value and whether
+    // it is below its limit, `None` when missing.
+    let summarize = |value: &dyn Fn(&Observation) -> Option<(f64, bool)>| -> Vec<BinValues> {
+        let mut per_bin: Vec<(Vec<f64>, usize)> = vec![(Vec::new(), 0); total_bins];
         for o in &obs {
-            if let Some(f) = flat(o) {
-                let v = correct(o, value(o));
+            let (Some(f), Some((y, below))) = (flat(o), value(o)) else {
+                continue;
+            };
+            if below {
+                per_bin[f].0.push(f64::NEG_INFINITY);
+                per_bin[f].1 += 1;
+            } else {
+                let v = correct(o, y);
                 if v.is_finite() {
-                    per_bin[f].push(v);
+                    per_bin[f].0.push(v);
                 }
             }
         }
         per_bin
             .iter_mut()
-            .map(|v| {
+            .zip(&bin_limit)
+            .map(|((v, below), &limit)| {
                 v.sort_by(f64::total_cmp);
-                PERCENTILES.map(|p| quantile_sorted(v, p))
+                BinValues {
+                    percentiles: PERCENTILES.map(|p| censored_quantile(v, p, limit)),
+                    below: match limit {
+                        Some(_) if !v.is_empty() => *below as f64 / v.len() as f64,
+                        _ => f64::NAN,
+                    },
+                }
             })
             .collect()
     };
-    let observed = percentiles_of(&|o| o.dv);
+    let observed = summarize(&|o| Some((o.dv, o.lloq.is_some_and(Lloq::is_below))));
 
-    let simulated: Vec<Vec<[f64; 3]>> = (0..opts.replicates)
+    let simulated: Vec<Vec<BinValues>> = (0..opts.replicates)
         .into_par_iter()
         .map(|k| {
             let table = simulate(model, data, theta, &sim_opts(replicate_seed(opts.seed, k)))
                 .map_err(VpcError::Simulation)?;
-            Ok(percentiles_of(&|o| {
-                table.rows.get(o.row).and_then(|r| r.dv).unwrap_or(f64::NAN)
+            Ok(summarize(&|o| {
+                let y = table.rows.get(o.row).and_then(|r| r.dv)?;
+                y.is_finite()
+                    .then(|| (y, o.lloq.is_some_and(|l| y < l.limit())))
             }))
         })
         .collect::<Result<_, VpcError>>()?;
@@ -360,24 +441,33 @@ pub fn vpc(
                 .map(|o| o.time)
                 .collect();
             times.sort_by(f64::total_cmp);
-            let mut sim = [[f64::NAN; 3]; 3];
-            for (p, slot) in sim.iter_mut().enumerate() {
+            // The interval over replicates of one value; a replicate's
+            // percentile below the limit ranks lowest.
+            let mut interval = |value: &dyn Fn(&BinValues) -> f64| -> [f64; 3] {
                 scratch.clear();
-                scratch.extend(simulated.iter().map(|r| r[f][p]).filter(|v| v.is_finite()));
+                scratch.extend(
+                    simulated
+                        .iter()
+                        .map(|r| value(&r[f]))
+                        .filter(|v| !v.is_nan()),
+                );
                 scratch.sort_by(f64::total_cmp);
-                *slot = [
-                    quantile_sorted(&scratch, alpha),
-                    quantile_sorted(&scratch, 0.5),
-                    quantile_sorted(&scratch, 1.0 - alpha),
-                ];
-            }
+                [alpha, 0.5, 1.0 - alpha].map(|q| censored_quantile(&scratch, q, None))
+            };
+            let sim = [0, 1, 2].map(|p| interval(&|r| r.percentiles[p]));
+            let blq = bin_limit[f].map(|limit| Blq {
+                limit,
+                observed: observed[f].below,
+                simulated: interval(&|r| r.below),
+            });
             bins.push(Bin {
                 lower: edges[b],
                 upper: edges[b + 1],
                 time: quantile_sorted(&times, 0.5),
                 n_obs: times.len(),
-                observed: observed[f],
+                observed: observed[f].percentiles,
                 simulated: sim,
+                blq,
             });
         }
         strata.push(Stratum {
@@ -404,6 +494,44 @@ pub fn vpc(
         replicates: opts.replicates,
         pred_corrected: opts.pred_corrected,
     })
+}
+
+/// Gives each observation without a limit of quantification the smallest
+/// limit of its endpoint's observations (`keys[stratum].0` is the
+/// endpoint): one assay per endpoint, whose limit only the censored rows
+/// may state (CENS without LLOQ). The smallest, so that a quantified value
+/// is not counted below a limit some other assay had.
+fn fill_limits(obs: &mut [Observation], keys: &[(usize, Option<u64>)]) {
+    let mut smallest: HashMap<usize, f64> = HashMap::new();
+    for o in obs.iter() {
+        if let Some(l) = o.lloq.map(Lloq::limit) {
+            let m = smallest.entry(keys[o.stratum].0).or_insert(l);
+            *m = m.min(l);
+        }
+    }
+    for o in obs.iter_mut().filter(|o| o.lloq.is_none()) {
+        o.lloq = smallest
+            .get(&keys[o.stratum].0)
+            .map(|&l| Lloq::Quantified(l));
+    }
+}
+
+/// R's type-7 quantile of sorted values where values below a limit are
+/// `-∞`: `-∞` when the lower of the two order statistics it interpolates
+/// is, or when the result is below `limit`; NaN when empty.
+fn censored_quantile(sorted: &[f64], p: f64, limit: Option<f64>) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return f64::NAN;
+    };
+    let lo = (last as f64 * p).floor() as usize;
+    if sorted[lo.min(last)] == f64::NEG_INFINITY {
+        return f64::NEG_INFINITY;
+    }
+    let q = quantile_sorted(sorted, p);
+    match limit {
+        Some(l) if q < l => f64::NEG_INFINITY,
+        _ => q,
+    }
 }
 
 /// Bin edges for the observation `times` of one stratum: `k + 1` values,
@@ -564,5 +692,60 @@ mod tests {
             .expect("some split");
         assert_eq!(starts, vec![0, best]);
         assert_eq!(best, 3);
+    }
+
+    #[test]
+    fn censored_values_rank_lowest_and_percentiles_below_the_limit_are_unknown() {
+        let ninf = f64::NEG_INFINITY;
+        // Without censored values, R's type 7.
+        let plain = [1.0, 2.0, 4.0, 8.0];
+        for p in [0.0, 0.05, 0.5, 0.95, 1.0] {
+            assert_eq!(
+                censored_quantile(&plain, p, None),
+                quantile_sorted(&plain, p)
+            );
+        }
+        let v = [ninf, ninf, 3.0, 4.0, 5.0];
+        // h = 0.2: between two censored values.
+        assert_eq!(censored_quantile(&v, 0.05, Some(2.0)), ninf);
+        // h = 1.6: from a censored value towards 3, unknown.
+        assert_eq!(censored_quantile(&v, 0.4, Some(2.0)), ninf);
+        assert_eq!(censored_quantile(&v, 0.5, Some(2.0)), 3.0);
+        assert!((censored_quantile(&v, 0.95, Some(2.0)) - 4.8).abs() < 1e-12);
+        // A quantified value below the bin's (largest) limit is unknown too.
+        assert_eq!(censored_quantile(&v, 0.5, Some(3.5)), ninf);
+        assert!(censored_quantile(&[], 0.5, Some(1.0)).is_nan());
+    }
+
+    #[test]
+    fn observations_without_a_limit_take_their_endpoints_smallest() {
+        let ob = |stratum, lloq| Observation {
+            row: 0,
+            stratum,
+            bin: None,
+            time: 0.0,
+            dv: 1.0,
+            pred: 1.0,
+            lloq,
+        };
+        // Strata 0 and 1 are endpoint 0, stratum 2 endpoint 1.
+        let keys = [(0, Some(1)), (0, Some(2)), (1, None)];
+        let mut obs = vec![
+            ob(0, Some(Lloq::Below(2.0))),
+            ob(1, Some(Lloq::Below(1.0))),
+            ob(0, None),
+            ob(2, None),
+        ];
+        fill_limits(&mut obs, &keys);
+        let lloq: Vec<Option<Lloq>> = obs.iter().map(|o| o.lloq).collect();
+        assert_eq!(
+            lloq,
+            vec![
+                Some(Lloq::Below(2.0)),
+                Some(Lloq::Below(1.0)),
+                Some(Lloq::Quantified(1.0)),
+                None
+            ]
+        );
     }
 }
