@@ -314,6 +314,25 @@ fn the_dose_ranging_example_recommends_a_regimen() {
     );
     assert!(report.contains("moderate vs normal renal"), "{report}");
     assert!(report.contains("recommended dose:"), "{report}");
+    // The adverse-event probability (`responses = p_ae_max`) is a column of
+    // the report, each row's value the one results.csv holds.
+    assert!(report.contains("P(p_ae_max)"), "{report}");
+    let csv = std::fs::read_to_string(dir.join("out/results.csv")).expect("results.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (regimen, subgroup, p) = (col("regimen"), col("subgroup"), col("p_ae_max_probability"));
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f[regimen] == "200 mg QD" && f[subgroup].is_empty())
+        .expect("the 200 mg QD row");
+    let probability: f64 = row[p].parse().expect("a probability");
+    let shown = format!("{:.1}%", 100.0 * probability);
+    let line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("200 mg QD"))
+        .expect("the 200 mg QD line");
+    assert!(line.trim_end().ends_with(&shown), "{line} vs {shown}");
 }
 
 #[test]

@@ -75,6 +75,14 @@ fn row_cells(r: &ResultRow, label: String) -> Vec<String> {
         ));
     }
     cells.push(if r.meets_all_targets { "yes" } else { "no" }.to_string());
+    for p in &r.responses {
+        let spread = if p.replicate_p5 != p.replicate_p95 {
+            format!(" ({}–{})", pct(p.replicate_p5), pct(p.replicate_p95))
+        } else {
+            String::new()
+        };
+        cells.push(format!("{}{spread}", pct(p.probability)));
+    }
     cells
 }
 
@@ -115,6 +123,9 @@ pub fn report(
             header.push(format!("{} ≥{}", t.name, pct(t.fraction)));
         }
         header.push("all targets".to_string());
+        for r in &s.responses {
+            header.push(format!("P({})", r.name));
+        }
         let mut rows = Vec::new();
         for r in x.rows.iter().filter(|r| r.population == p.name) {
             let label = match &r.subgroup {
