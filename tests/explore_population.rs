@@ -357,10 +357,18 @@ fn weight_based_dosing_and_subgroup_ratios() {
             to,
         },
     };
+    let extremes = Subgroup {
+        name: "extremes".into(),
+        predicate: Predicate::Any(vec![
+            band("", 40.0, 50.0).predicate,
+            band("", 110.0, 120.0).predicate,
+        ]),
+    };
     pop.subgroups = vec![
         band("light", 40.0, 60.0),
         band("reference", 60.0, 80.0),
         band("heavy", 80.0, 120.0),
+        extremes,
     ];
     let per_kg = Regimen {
         name: "1.5 mg/kg".into(),
@@ -420,8 +428,22 @@ fn weight_based_dosing_and_subgroup_ratios() {
         let in_band = |name: &str, w: f64| match name {
             "light" => (40.0..60.0).contains(&w),
             "reference" => (60.0..80.0).contains(&w),
+            "extremes" => (40.0..50.0).contains(&w) || (110.0..120.0).contains(&w),
             _ => (80.0..120.0).contains(&w),
         };
+        // Each subgroup holds exactly the subjects its predicate selects
+        // (for "extremes" either band: `Any`).
+        let row = e
+            .rows
+            .iter()
+            .find(|row| row.regimen == r.regimen && row.subgroup.as_deref() == Some(&r.subgroup))
+            .expect("the subgroup's row");
+        let members = vals
+            .covariates
+            .chunks(3)
+            .filter(|c| in_band(&r.subgroup, c[0]))
+            .count();
+        assert_eq!(row.subjects, members, "{}", r.subgroup);
         let gm = |name: &str| {
             let logs: Vec<f64> = vals
                 .covariates
@@ -448,8 +470,8 @@ fn weight_based_dosing_and_subgroup_ratios() {
     };
     assert!(ratio("100 mg", "light") > 1.25);
     assert!(ratio("1.5 mg/kg", "light") < 0.95);
-    // Rows exist for each subgroup.
-    assert_eq!(e.rows.iter().filter(|r| r.subgroup.is_some()).count(), 6);
+    // Rows exist for each subgroup (4 subgroups × 2 regimens).
+    assert_eq!(e.rows.iter().filter(|r| r.subgroup.is_some()).count(), 8);
 }
 
 fn reproducible_scenario(model: &dyn Model) -> Scenario {

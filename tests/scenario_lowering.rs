@@ -231,6 +231,26 @@ fn every_statement_lowers_to_its_engine_value() {
             },
         ])
     );
+    // `(A or B) and C` in disjunctive normal form: `(A and C) or (B and C)`.
+    let female = Predicate::Level {
+        covariate: "SEX".into(),
+        level: "female".into(),
+    };
+    let wt = |from: f64, to: f64| Predicate::Range {
+        covariate: "WT".into(),
+        from,
+        to,
+    };
+    assert_eq!(
+        adults.subgroups[3].predicate,
+        Predicate::Any(vec![
+            Predicate::All(vec![wt(f64::NEG_INFINITY, 50.0), female.clone()]),
+            Predicate::All(vec![
+                wt(f64::from_bits(100f64.to_bits() + 1), f64::INFINITY),
+                female
+            ]),
+        ])
+    );
     let CovariateSource::Distributions { covariates, .. } = &adults.covariates else {
         panic!("not drawn")
     };
@@ -353,8 +373,8 @@ fn steady_state_metrics_equal_their_closed_forms_through_the_language() {
 fn every_statement_runs_in_the_engine() {
     let (l, model) = fixture("ok/every_statement.mido");
     let x = explore(model.as_ref(), &l.scenario).unwrap_or_else(|e| panic!("{e}"));
-    // 11 regimens × (adults, its 3 subgroups, fixed weight).
-    assert_eq!(x.rows.len(), 11 * 5);
+    // 11 regimens × (adults, its 4 subgroups, fixed weight).
+    assert_eq!(x.rows.len(), 11 * 6);
     assert_eq!(x.recommendations.len(), 2);
     // Rules act: the interrupted regimen gives less than the plain one.
     let dose = |r: &str| {

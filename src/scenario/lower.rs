@@ -179,31 +179,32 @@ fn covariate(c: &s::CovariateDraw) -> e::CovariateSpec {
 }
 
 fn subgroup(g: &s::Subgroup) -> e::Subgroup {
-    let mut all: Vec<e::Predicate> = g
-        .conditions
-        .iter()
-        .map(|c| match c {
-            s::Condition::Range {
-                covariate,
-                from,
-                to,
-            } => e::Predicate::Range {
-                covariate: covariate.clone(),
-                from: *from,
-                to: *to,
-            },
-            s::Condition::Level { covariate, level } => e::Predicate::Level {
-                covariate: covariate.clone(),
-                level: level.clone(),
-            },
-        })
-        .collect();
+    let condition = |c: &s::Condition| match c {
+        s::Condition::Range {
+            covariate,
+            from,
+            to,
+        } => e::Predicate::Range {
+            covariate: covariate.clone(),
+            from: *from,
+            to: *to,
+        },
+        s::Condition::Level { covariate, level } => e::Predicate::Level {
+            covariate: covariate.clone(),
+            level: level.clone(),
+        },
+    };
+    // One predicate per level of nesting that is needed: a lone condition,
+    // `All` of one alternative's conditions, `Any` of the alternatives.
+    let all = |conditions: &[s::Condition]| match conditions {
+        [one] => condition(one),
+        many => e::Predicate::All(many.iter().map(condition).collect()),
+    };
     e::Subgroup {
         name: g.name.clone(),
-        predicate: if all.len() == 1 {
-            all.remove(0)
-        } else {
-            e::Predicate::All(all)
+        predicate: match g.alternatives.as_slice() {
+            [one] => all(one),
+            many => e::Predicate::Any(many.iter().map(|a| all(a)).collect()),
         },
     }
 }

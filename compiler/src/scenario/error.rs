@@ -342,7 +342,7 @@ impl ScenarioError {
                 *span,
                 "here",
             )
-            .with_help("a subgroup is comparisons of covariates with values joined by `and`: `CRCL >= 30 and CRCL < 60`, `SEX == female`"),
+            .with_help("a subgroup is comparisons of covariates with values joined by `and` and `or`: `CRCL >= 30 and CRCL < 60`, `SEX == female`, `WT < 50 or WT > 100`"),
             InvalidPopulationSize { span, reason } => {
                 d(format!("invalid population size: {reason}"), *span, "here")
             }

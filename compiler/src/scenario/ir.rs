@@ -102,8 +102,10 @@ pub struct Correlation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subgroup {
     pub name: String,
-    /// Every condition holds.
-    pub conditions: Vec<Condition>,
+    /// The `when` in disjunctive normal form: a subject belongs when every
+    /// condition of at least one alternative holds (`A and B or C` is
+    /// `[[A, B], [C]]`).
+    pub alternatives: Vec<Vec<Condition>>,
 }
 
 /// One condition of a subgroup on a covariate.

@@ -166,11 +166,10 @@ fn check_one(cx: &mut Cx, p: &PopulationDecl) -> Option<Checked> {
             }
             PopulationEntry::Subgroup { name, when, .. } => {
                 subgroup_spans.push((name.text.clone(), name.span));
-                let mut conditions = Vec::new();
-                if conditions_of(cx, when, &mut conditions) {
+                if let Some(alternatives) = alternatives_of(cx, when) {
                     subgroups.push(Subgroup {
                         name: name.text.clone(),
-                        conditions,
+                        alternatives,
                     });
                 }
             }
@@ -439,21 +438,64 @@ fn next_up(x: f64) -> f64 {
     }
 }
 
-/// Adds the conditions of a subgroup's `when` to `out`; false after an error.
+/// Most alternatives a subgroup's `when` may expand to: `(A or B) and (C
+/// or D)` is four; a condition that needs more is better written as
+/// several subgroups.
+const MAX_ALTERNATIVES: usize = 64;
+
+/// A subgroup's `when` in disjunctive normal form (see
+/// [`Subgroup::alternatives`]); `None` after an error.
+fn alternatives_of(cx: &mut Cx, e: &Expr) -> Option<Vec<Vec<Condition>>> {
+    match &e.kind {
+        ExprKind::Binary(BinaryOp::Or, a, b) => {
+            let a = alternatives_of(cx, a);
+            let b = alternatives_of(cx, b);
+            let (mut a, b) = (a?, b?);
+            a.extend(b);
+            Some(a)
+        }
+        ExprKind::Binary(BinaryOp::And, a, b) => {
+            let a = alternatives_of(cx, a);
+            let b = alternatives_of(cx, b);
+            let (a, b) = (a?, b?);
+            if a.len() * b.len() > MAX_ALTERNATIVES {
+                cx.error(ScenarioError::InvalidSubgroup {
+                    span: e.span,
+                    reason: format!(
+                        "this condition expands to {} alternatives (`and` of `or`s), more than {MAX_ALTERNATIVES}; split it into several subgroups",
+                        a.len() * b.len()
+                    ),
+                });
+                return None;
+            }
+            Some(
+                a.iter()
+                    .flat_map(|x| {
+                        b.iter().map(move |y| {
+                            let mut both = x.clone();
+                            both.extend(y.iter().cloned());
+                            both
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        _ => {
+            let mut one = Vec::new();
+            conditions_of(cx, e, &mut one).then_some(vec![one])
+        }
+    }
+}
+
+/// Adds the condition one comparison (or bool covariate) of a subgroup's
+/// `when` states to `out` (`and` and `or` are [`alternatives_of`]'s);
+/// false after an error.
 fn conditions_of(cx: &mut Cx, e: &Expr, out: &mut Vec<Condition>) -> bool {
     let bad = |reason: &str| ScenarioError::InvalidSubgroup {
         span: e.span,
         reason: reason.to_string(),
     };
     match &e.kind {
-        ExprKind::Binary(BinaryOp::And, a, b) => {
-            let a = conditions_of(cx, a, out);
-            conditions_of(cx, b, out) && a
-        }
-        ExprKind::Binary(BinaryOp::Or, ..) => {
-            cx.error(bad("`or` is not supported: a subgroup is one range per covariate; define two subgroups"));
-            false
-        }
         ExprKind::Name(n) => bool_level(cx, e, n, "true", out),
         ExprKind::Unary(UnaryOp::Not, x) => match &x.kind {
             ExprKind::Name(n) => bool_level(cx, e, n, "false", out),
@@ -538,9 +580,7 @@ fn conditions_of(cx: &mut Cx, e: &Expr, out: &mut Vec<Condition>) -> bool {
                 BinaryOp::Ge => (x, f64::INFINITY),
                 BinaryOp::Eq => (x, next_up(x)),
                 _ => {
-                    cx.error(bad(
-                        "`!=` on a real covariate: use two subgroups with `<` and `>`",
-                    ));
+                    cx.error(bad("`!=` on a real covariate: write `< x or > x`"));
                     return false;
                 }
             };

@@ -107,6 +107,8 @@ pub enum Predicate {
     Level { covariate: String, level: String },
     /// Every predicate holds.
     All(Vec<Predicate>),
+    /// At least one predicate holds.
+    Any(Vec<Predicate>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +156,7 @@ pub(crate) enum CompiledPredicate {
     Range { index: usize, from: f64, to: f64 },
     Equals { index: usize, value: f64 },
     All(Vec<CompiledPredicate>),
+    Any(Vec<CompiledPredicate>),
 }
 
 impl CompiledPredicate {
@@ -164,6 +167,7 @@ impl CompiledPredicate {
             }
             CompiledPredicate::Equals { index, value } => cov.get(*index) == Some(value),
             CompiledPredicate::All(ps) => ps.iter().all(|p| p.holds(cov)),
+            CompiledPredicate::Any(ps) => ps.iter().any(|p| p.holds(cov)),
         }
     }
 }
@@ -233,6 +237,11 @@ fn compile_predicate(
             }
         }
         Predicate::All(ps) => CompiledPredicate::All(
+            ps.iter()
+                .map(|p| compile_predicate(info, subgroup, p))
+                .collect::<Result<_, _>>()?,
+        ),
+        Predicate::Any(ps) => CompiledPredicate::Any(
             ps.iter()
                 .map(|p| compile_predicate(info, subgroup, p))
                 .collect::<Result<_, _>>()?,
