@@ -27,15 +27,8 @@ use nalgebra::{DMatrix, DVector};
 /// Most Newton iterations of the inner problem.
 const INNER_MAX_ITERATIONS: usize = 200;
 /// The inner problem has converged when the Newton decrement (the
-/// predicted decrease of `L`) is below this, in objective units: an error
-/// of 1e-12 in a subject's objective moves a forward-difference gradient
-/// (step 1e-4) by 1e-8 and a second difference of the covariance step
-/// (step 1e-3) by 1e-6, far below what either needs. (1e-14 before: on
-/// theophylline 2.79 sensitivity runs per subject and evaluation and 153
-/// evaluations per fit; 1e-12: 2.52 and 139 — the outer search stops one
-/// iteration earlier, inside its own tolerance: the same OFV to 1e-6,
-/// estimates within 1e-5 and SEs within 1% relative.)
-const INNER_DECREMENT: f64 = 1e-12;
+/// predicted decrease of `L`) is below this, in objective units.
+const INNER_DECREMENT: f64 = 1e-14;
 /// Below this Newton decrement the full step is taken without a line
 /// search.
 const INNER_FULL_STEP: f64 = 1e-6;
