@@ -156,7 +156,7 @@ fn main() {
         run(
             two.as_ref(),
             &data,
-            "ODE, explicit (Dormand–Prince)",
+            "ODE, explicit (DOP853)",
             false,
             Method::Explicit,
         ),
@@ -182,7 +182,7 @@ fn main() {
         run(
             tmdd.as_ref(),
             &data,
-            "explicit (Dormand–Prince)",
+            "explicit (DOP853)",
             false,
             Method::Explicit,
         ),
