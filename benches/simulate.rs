@@ -4,7 +4,7 @@
 //! 1. 1,000 subjects of a two-compartment oral model (30% variability on CL
 //!    and V1), 100 mg daily for 28 days, hourly observations (673 per
 //!    subject): the closed form (`pk two_compartment_oral`) against the same
-//!    model's generated ODEs with the explicit (Dormand–Prince) and the
+//!    model's generated ODEs with the explicit (DOP853) and the
 //!    stiff (Rodas4) solver.
 //! 2. A stiff full target-mediated disposition model (fast binding), 100
 //!    subjects: explicit against stiff and automatic.

@@ -39,6 +39,45 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Tick marks of a log axis over `[lo, hi]`: labelled (bold) at 1, 2 and 5
+/// per decade, with a light line at every other integer multiple; over
+/// more than three decades labelled at the powers of ten only, with light
+/// lines at 2 and 5. Labels at every plotters key point crowded together
+/// at the top of each decade ("8.0 9.0 10.0").
+pub fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return (vec![], vec![]);
+    }
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let wide = k1 - k0 > 3;
+    let (mut bold, mut light) = (Vec::new(), Vec::new());
+    for k in k0..=k1 {
+        let decade = 10f64.powi(k);
+        for m in 1..10 {
+            let v = f64::from(m) * decade;
+            if v < lo || v > hi {
+                continue;
+            }
+            let labelled = if wide { m == 1 } else { matches!(m, 1 | 2 | 5) };
+            if labelled {
+                bold.push(v);
+            } else if !wide || matches!(m, 2 | 5) {
+                light.push(v);
+            }
+        }
+    }
+    (bold, light)
+}
+
+/// A tick label without trailing zeros: `0.05`, `2`, `500`.
+pub fn tick_label(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        return format!("{v:e}");
+    }
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The reference drawn over a scatter plot.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Reference {
@@ -94,17 +133,33 @@ pub fn scatter(
             .x_label_area_size(40)
             .y_label_area_size(60);
         if log {
-            let lo = |v: f64| v.max(1e-12);
+            // One range for both axes (an identity plot), from the positive
+            // values with a margin of a quarter on the log scale.
+            let (lo, hi) = pts
+                .iter()
+                .flat_map(|p| [p.0, p.1])
+                .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+            let (lo, hi) = if lo.is_finite() && hi > lo {
+                (lo * 0.8, hi * 1.25)
+            } else {
+                (0.1, 10.0)
+            };
+            let axis = || {
+                let (bold, light) = log_ticks(lo, hi);
+                (lo..hi)
+                    .log_scale()
+                    .with_key_points(bold)
+                    .with_light_points(light)
+            };
             let mut chart = builder
-                .build_cartesian_2d(
-                    (lo(x0)..x1.max(lo(x0) * 10.0)).log_scale(),
-                    (lo(y0)..y1.max(lo(y0) * 10.0)).log_scale(),
-                )
+                .build_cartesian_2d(axis(), axis())
                 .map_err(draw_error)?;
             chart
                 .configure_mesh()
                 .x_desc(x_desc)
                 .y_desc(y_desc)
+                .x_label_formatter(&|v| tick_label(*v))
+                .y_label_formatter(&|v| tick_label(*v))
                 .draw()
                 .map_err(draw_error)?;
             let (a, b) = (
@@ -506,4 +561,30 @@ fn blq_panel(
     broken_line(&mut chart, &median, LINE.stroke_width(2), true)?;
     let observed: Vec<(f64, f64)> = blq.iter().map(|(t, q)| (*t, q.observed)).collect();
     broken_line(&mut chart, &observed, BLACK.stroke_width(2), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ticks_label_one_two_five_per_decade() {
+        let (bold, light) = log_ticks(0.8, 12.5);
+        assert_eq!(bold, vec![1.0, 2.0, 5.0, 10.0]);
+        assert_eq!(light, vec![0.8, 0.9, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0]);
+        // Wide ranges: powers of ten labelled, 2 and 5 light.
+        let (bold, light) = log_ticks(0.01, 1000.0);
+        assert_eq!(bold, vec![0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]);
+        assert_eq!(light.len(), 10);
+        assert_eq!(log_ticks(0.0, 1.0), (vec![], vec![]));
+    }
+
+    #[test]
+    fn tick_labels_have_no_trailing_zeros() {
+        let labels: Vec<String> = [0.05, 0.2, 1.0, 20.0, 500.0, 1e-6]
+            .iter()
+            .map(|v| tick_label(*v))
+            .collect();
+        assert_eq!(labels, ["0.05", "0.2", "1", "20", "500", "1e-6"]);
+    }
 }
