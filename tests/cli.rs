@@ -2,38 +2,13 @@
 //! snapshots and reproducibility.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mido(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mido"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("mido runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{mido, repo, stderr, stdout, temp_dir};
 
 const THEO: &str = "examples/theophylline/theo.mido";
 const INFUSION: &str = "examples/two_cpt_infusion/model.mido";
 const WARFARIN: &str = "examples/warfarin/warfarin.mido";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mido-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 #[test]
 fn check_accepts_the_examples() {

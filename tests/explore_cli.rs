@@ -4,30 +4,10 @@
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mido(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mido"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("mido runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mido-explore-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod common;
+use common::{mido, repo, temp_dir, text};
 
 const MODEL: &str = "tests/scenarios/model.mido";
 

@@ -3,28 +3,8 @@
 //! select the weight effect and reject the null covariate, and the
 //! selected model it writes must compile and fit.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mido(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mido"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("mido runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+mod common;
+use common::{mido, s, text};
 
 const MODEL: &str = r#"model covariate_truth
 covariates {

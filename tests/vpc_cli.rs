@@ -8,39 +8,10 @@
 //! censored data, refused with the row named.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mido_env(args: &[&str], threads: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mido"));
-    c.args(args).current_dir(repo());
-    if let Some(n) = threads {
-        c.env("RAYON_NUM_THREADS", n);
-    }
-    c.output().expect("mido runs")
-}
-
-fn mido(args: &[&str]) -> Output {
-    mido_env(args, None)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mido-vpc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+mod common;
+use common::{mido, mido_env, repo, s, temp_dir, text};
 
 const MODEL: &str = "examples/theophylline/theo_closed_form.mido";
 const DATA: &str = "examples/theophylline/theoph_nm.csv";
