@@ -25,6 +25,7 @@
 #![allow(clippy::excessive_precision)]
 
 use super::dopri5::{check_finite, Outcome};
+use super::explicit::{Dense, StiffnessTest};
 use super::{SolverError, SolverOptions, SolverStats};
 
 const C2: f64 = 0.526_001_519_587_677_318_785_587_544_488e-1;
@@ -218,8 +219,6 @@ const TINY_SPAN_ULPS: f64 = 64.0;
 /// until stability holds them (`h·|λ|` up to 9 on the decay test at rtol
 /// 1e-3), which is stiffness in the test's sense, and harmless.
 const STIFF_HLAMBDA: f64 = 5.0;
-const STIFF_STEPS: u32 = 15;
-const NONSTIFF_STEPS: u32 = 6;
 
 /// Stage buffers: `k[0..12]` the twelve stages of a step, `k[12]` the
 /// derivative at the accepted end point (the next step's first stage),
@@ -245,16 +244,8 @@ pub struct Dop853 {
     /// The step the controller estimated for the first step after the last
     /// jump in the state (a dose): the step to restart with after the next.
     h_restart: Option<f64>,
-    stiff_count: u32,
-    nonstiff_count: u32,
+    stiffness: StiffnessTest,
     stats: SolverStats,
-}
-
-/// Samples requested from [`Dop853::integrate_dense`] and how many are written.
-struct Dense<'a> {
-    times: &'a [f64],
-    out: &'a mut [f64],
-    written: usize,
 }
 
 impl Dop853 {
@@ -269,8 +260,7 @@ impl Dop853 {
             h_next: None,
             end: None,
             h_restart: None,
-            stiff_count: 0,
-            nonstiff_count: 0,
+            stiffness: StiffnessTest::new(STIFF_HLAMBDA),
             stats: SolverStats::default(),
         }
     }
@@ -280,8 +270,7 @@ impl Dop853 {
         self.h_next = None;
         self.end = None;
         self.h_restart = None;
-        self.stiff_count = 0;
-        self.nonstiff_count = 0;
+        self.stiffness.reset();
     }
 
     /// Counters since construction.
@@ -338,26 +327,9 @@ impl Dop853 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        let mut dense = Dense {
-            times,
-            out,
-            written: 0,
-        };
+        let mut dense = Dense::new(times, out);
         let outcome = self.run(f, t0, t1, y, detect_stiff, Some(&mut dense))?;
-        let written = dense.written;
-        if outcome == Outcome::Reached {
-            let n = y.len();
-            for row in dense
-                .out
-                .chunks_mut(n.max(1))
-                .take(times.len())
-                .skip(written)
-            {
-                row.copy_from_slice(y);
-            }
-            return Ok((outcome, times.len()));
-        }
-        Ok((outcome, written))
+        Ok(dense.finish(outcome, y))
     }
 
     fn run<F>(
@@ -457,8 +429,7 @@ impl Dop853 {
                 check_finite(t + h, &self.k[12])?;
                 let stiff = detect_stiff && self.stiffness_test(h);
                 if let Some(d) = dense.as_deref_mut() {
-                    let wanted = d.times.get(d.written).is_some_and(|&s| last || s <= t + h);
-                    if wanted {
+                    if d.wants(t + h, last) {
                         self.prepare_dense(f, t, h, y);
                         self.write_dense(d, t, h, y, last);
                     }
@@ -678,25 +649,7 @@ impl Dop853 {
             num += (self.k[12][i] - self.k[11][i]).powi(2);
             den += (self.ynew[i] - self.y12[i]).powi(2);
         }
-        let h_lambda = if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        };
-        if h_lambda > STIFF_HLAMBDA {
-            self.nonstiff_count = 0;
-            self.stiff_count += 1;
-            if self.stiff_count >= STIFF_STEPS {
-                self.stiff_count = 0;
-                return true;
-            }
-        } else {
-            self.nonstiff_count += 1;
-            if self.nonstiff_count >= NONSTIFF_STEPS {
-                self.stiff_count = 0;
-            }
-        }
-        false
+        self.stiffness.record(h, num, den)
     }
 
     /// The three extra stages the continuous extension of the accepted step

@@ -18,6 +18,7 @@
 //! the stability boundary, not by accuracy, is what stiffness means for an
 //! explicit method.
 
+use super::explicit::{Dense, StiffnessTest};
 use super::{SolverError, SolverOptions, SolverStats};
 
 const C2: f64 = 1.0 / 5.0;
@@ -75,10 +76,6 @@ const TINY_SPAN_ULPS: f64 = 64.0;
 
 /// `h·|λ|` above this counts as a step at the stability boundary.
 const STIFF_HLAMBDA: f64 = 3.25;
-/// Stiff steps (without six non-stiff ones in a row) that declare stiffness.
-const STIFF_STEPS: u32 = 15;
-/// Non-stiff steps in a row that clear the count of stiff ones.
-const NONSTIFF_STEPS: u32 = 6;
 
 /// How an integration that watches for stiffness ended
 /// ([`Dopri5::integrate_detect_stiff`]).
@@ -103,9 +100,7 @@ pub struct Dopri5 {
     ynew: Vec<f64>,
     h_next: Option<f64>,
     facold: f64,
-    /// Stiffness test counters (DOPRI5's IASTI and NONSTI).
-    stiff_count: u32,
-    nonstiff_count: u32,
+    stiffness: StiffnessTest,
     stats: SolverStats,
 }
 
@@ -118,8 +113,7 @@ impl Dopri5 {
             ynew: vec![0.0; n],
             h_next: None,
             facold: FACOLD_MIN,
-            stiff_count: 0,
-            nonstiff_count: 0,
+            stiffness: StiffnessTest::new(STIFF_HLAMBDA),
             stats: SolverStats::default(),
         }
     }
@@ -129,8 +123,7 @@ impl Dopri5 {
     pub fn reset(&mut self) {
         self.h_next = None;
         self.facold = FACOLD_MIN;
-        self.stiff_count = 0;
-        self.nonstiff_count = 0;
+        self.stiffness.reset();
     }
 
     /// Counters since construction.
@@ -194,27 +187,9 @@ impl Dopri5 {
     where
         F: FnMut(f64, &[f64], &mut [f64]),
     {
-        let mut dense = Dense {
-            times,
-            out,
-            written: 0,
-        };
+        let mut dense = Dense::new(times, out);
         let outcome = self.run(f, t0, t1, y, detect_stiff, Some(&mut dense))?;
-        let written = dense.written;
-        if outcome == Outcome::Reached {
-            // Samples at or after t1 (rounding) take the end value.
-            let n = y.len();
-            for row in dense
-                .out
-                .chunks_mut(n.max(1))
-                .take(times.len())
-                .skip(written)
-            {
-                row.copy_from_slice(y);
-            }
-            return Ok((outcome, times.len()));
-        }
-        Ok((outcome, written))
+        Ok(dense.finish(outcome, y))
     }
 
     fn run<F>(
@@ -437,25 +412,7 @@ impl Dopri5 {
             num += (self.k[6][i] - self.k[5][i]).powi(2);
             den += (self.ynew[i] - self.ytmp[i]).powi(2);
         }
-        let h_lambda = if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        };
-        if h_lambda > STIFF_HLAMBDA {
-            self.nonstiff_count = 0;
-            self.stiff_count += 1;
-            if self.stiff_count >= STIFF_STEPS {
-                self.stiff_count = 0;
-                return true;
-            }
-        } else {
-            self.nonstiff_count += 1;
-            if self.nonstiff_count >= NONSTIFF_STEPS {
-                self.stiff_count = 0;
-            }
-        }
-        false
+        self.stiffness.record(h, num, den)
     }
 
     /// RMS of the embedded error estimate scaled by the mixed tolerance.
@@ -507,13 +464,6 @@ impl Dopri5 {
             hmax,
         )
     }
-}
-
-/// Samples requested from [`Dopri5::integrate_dense`] and how many are written.
-struct Dense<'a> {
-    times: &'a [f64],
-    out: &'a mut [f64],
-    written: usize,
 }
 
 pub(super) fn check_finite(t: f64, v: &[f64]) -> Result<(), SolverError> {

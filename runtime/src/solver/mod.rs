@@ -63,6 +63,7 @@
 mod auto;
 mod dop853;
 mod dopri5;
+mod explicit;
 mod rodas;
 
 pub use auto::OdeSolver;

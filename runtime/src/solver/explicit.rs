@@ -1,0 +1,109 @@
+//! What the two explicit Runge–Kutta methods ([`super::Dopri5`],
+//! [`super::Dop853`]) share: Hairer's stiffness counting and the
+//! bookkeeping of dense-output samples.
+
+use super::dopri5::Outcome;
+
+/// Steps at the stability boundary (without six others in a row) that
+/// declare stiffness.
+const STIFF_STEPS: u32 = 15;
+/// Steps off the boundary in a row that clear the count.
+const NONSTIFF_STEPS: u32 = 6;
+
+/// Hairer's stiffness test (DOPRI5's `IASTI`/`NONSTI`): an accepted step
+/// whose `h·|λ|` estimate exceeds the method's threshold counts as stiff;
+/// 15 such steps declare stiffness, six steps below it in a row reset the
+/// count.
+#[derive(Debug, Clone)]
+pub(super) struct StiffnessTest {
+    threshold: f64,
+    stiff: u32,
+    nonstiff: u32,
+}
+
+impl StiffnessTest {
+    /// `threshold`: `h·|λ|` near where the method's stability region
+    /// crosses the negative real axis.
+    pub fn new(threshold: f64) -> Self {
+        StiffnessTest {
+            threshold,
+            stiff: 0,
+            nonstiff: 0,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.stiff = 0;
+        self.nonstiff = 0;
+    }
+
+    /// Records an accepted step with `h·|λ|` ≈ `h * sqrt(num / den)`
+    /// (0 when `den` is 0); true when stiffness is declared, after which
+    /// the count starts again.
+    pub fn record(&mut self, h: f64, num: f64, den: f64) -> bool {
+        let h_lambda = if den > 0.0 {
+            h * (num / den).sqrt()
+        } else {
+            0.0
+        };
+        if h_lambda > self.threshold {
+            self.nonstiff = 0;
+            self.stiff += 1;
+            if self.stiff >= STIFF_STEPS {
+                self.stiff = 0;
+                return true;
+            }
+        } else {
+            self.nonstiff += 1;
+            if self.nonstiff >= NONSTIFF_STEPS {
+                self.stiff = 0;
+            }
+        }
+        false
+    }
+}
+
+/// Samples requested from an `integrate_dense` call and how many are
+/// written so far.
+pub(super) struct Dense<'a> {
+    pub times: &'a [f64],
+    pub out: &'a mut [f64],
+    pub written: usize,
+}
+
+impl<'a> Dense<'a> {
+    pub fn new(times: &'a [f64], out: &'a mut [f64]) -> Self {
+        Dense {
+            times,
+            out,
+            written: 0,
+        }
+    }
+
+    /// Whether the next sample falls in a step ending at `end` (`last`: the
+    /// step ends the interval, so every remaining sample does).
+    pub fn wants(&self, end: f64, last: bool) -> bool {
+        self.times
+            .get(self.written)
+            .is_some_and(|&s| last || s <= end)
+    }
+
+    /// The result of the integration that ended with `outcome` at state
+    /// `y`: when `t1` was reached, samples at or after it (rounding) take
+    /// the end state and all count as written.
+    pub fn finish(self, outcome: Outcome, y: &[f64]) -> (Outcome, usize) {
+        if outcome != Outcome::Reached {
+            return (outcome, self.written);
+        }
+        let n = y.len();
+        for row in self
+            .out
+            .chunks_mut(n.max(1))
+            .take(self.times.len())
+            .skip(self.written)
+        {
+            row.copy_from_slice(y);
+        }
+        (outcome, self.times.len())
+    }
+}
