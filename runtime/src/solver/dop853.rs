@@ -27,8 +27,8 @@
 #![allow(clippy::excessive_precision)]
 
 use super::dopri5::{check_finite, Outcome};
-use super::explicit::{Dense, StiffnessTest};
-use super::{SolverError, SolverOptions, SolverStats};
+use super::explicit::{trimmed, Dense, StiffnessTest};
+use super::{plan_step, SolverError, SolverOptions, SolverStats};
 
 const C2: f64 = 0.526_001_519_587_677_318_785_587_544_488e-1;
 const C3: f64 = 0.789_002_279_381_515_978_178_381_316_732e-1;
@@ -390,18 +390,9 @@ impl Dop853 {
         let mut last_rejected = false;
         let mut steps = 0usize;
         loop {
-            if steps >= o.max_steps {
-                return Err(SolverError::TooManySteps { t });
-            }
-            steps += 1;
             let proposed = h;
-            let last = t + 1.01 * h >= t1;
-            if last {
-                h = t1 - t;
-            }
-            if h <= 0.0 || 0.1 * h <= t.abs() * f64::EPSILON {
-                return Err(SolverError::StepSizeTooSmall { t });
-            }
+            let last;
+            (h, last) = plan_step(&mut steps, o.max_steps, t, h, t1)?;
             self.stages(f, t, h, y);
             let err = self.error_norm(h, y);
             if !err.is_finite() {
@@ -609,17 +600,7 @@ impl Dop853 {
     #[inline(always)]
     fn error_norm_of(&self, h: f64, y: &[f64], n: usize) -> f64 {
         let y = &y[..n];
-        let [k1, _, _, _, _, k6, k7, k8, k9, k10, k11, k12, ..] = &self.k;
-        let (k1, k6, k7, k8, k9, k10, k11, k12) = (
-            &k1[..n],
-            &k6[..n],
-            &k7[..n],
-            &k8[..n],
-            &k9[..n],
-            &k10[..n],
-            &k11[..n],
-            &k12[..n],
-        );
+        let [k1, _, _, _, _, k6, k7, k8, k9, k10, k11, k12, ..] = trimmed(&self.k, n);
         let (bsum, ynew) = (&self.bsum[..n], &self.ynew[..n]);
         let (mut e5, mut e3) = (0.0, 0.0);
         for i in 0..n {
@@ -752,24 +733,9 @@ impl Dop853 {
     fn write_dense_of(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool, n: usize) {
         let y = &y[..n];
         let bsum = &self.bsum[..n];
-        let [k1, _, _, _, _, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16] = &self.k;
-        let (k1, k6, k7, k8, k9, k10) =
-            (&k1[..n], &k6[..n], &k7[..n], &k8[..n], &k9[..n], &k10[..n]);
-        let (k11, k12, k13, k14, k15, k16) = (
-            &k11[..n],
-            &k12[..n],
-            &k13[..n],
-            &k14[..n],
-            &k15[..n],
-            &k16[..n],
-        );
-        while let Some(&s) = d.times.get(d.written) {
-            if !(last || s <= t + h) {
-                break;
-            }
-            let Some(out) = d.out.get_mut(d.written * n..(d.written + 1) * n) else {
-                break;
-            };
+        let [k1, _, _, _, _, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16] =
+            trimmed(&self.k, n);
+        d.fill_step(t + h, last, n, |s, out| {
             let th = ((s - t) / h).clamp(0.0, 1.0);
             let th1 = 1.0 - th;
             // The products multiplying c2..c8 in the nested form.
@@ -805,8 +771,7 @@ impl Dop853 {
                     + w[11] * k16[i];
                 out[i] = y[i] + h * acc;
             }
-            d.written += 1;
-        }
+        });
     }
 
     /// Hairer's starting step for order 8; expects `k[0] = f(t, y)`.

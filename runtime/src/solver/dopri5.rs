@@ -18,8 +18,8 @@
 //! the stability boundary, not by accuracy, is what stiffness means for an
 //! explicit method.
 
-use super::explicit::{Dense, StiffnessTest};
-use super::{SolverError, SolverOptions, SolverStats};
+use super::explicit::{trimmed, Dense, StiffnessTest};
+use super::{plan_step, SolverError, SolverOptions, SolverStats};
 
 const C2: f64 = 1.0 / 5.0;
 const C3: f64 = 3.0 / 10.0;
@@ -233,18 +233,9 @@ impl Dopri5 {
         let mut last_rejected = false;
         let mut steps = 0usize;
         loop {
-            if steps >= o.max_steps {
-                return Err(SolverError::TooManySteps { t });
-            }
-            steps += 1;
             let proposed = h;
-            let last = t + 1.01 * h >= t1;
-            if last {
-                h = t1 - t;
-            }
-            if h <= 0.0 || 0.1 * h <= t.abs() * f64::EPSILON {
-                return Err(SolverError::StepSizeTooSmall { t });
-            }
+            let last;
+            (h, last) = plan_step(&mut steps, o.max_steps, t, h, t1)?;
             self.stages(f, t, h, y);
             let err = self.error_norm(h, y);
             if !err.is_finite() {
@@ -378,16 +369,9 @@ impl Dopri5 {
     #[inline(always)]
     fn write_dense_of(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool, n: usize) {
         let y = &y[..n];
-        let [k1, _, k3, k4, k5, k6, k7] = &self.k;
-        let (k1, k3, k4, k5, k6, k7) = (&k1[..n], &k3[..n], &k4[..n], &k5[..n], &k6[..n], &k7[..n]);
+        let [k1, _, k3, k4, k5, k6, k7] = trimmed(&self.k, n);
         let ynew = &self.ynew[..n];
-        while let Some(&s) = d.times.get(d.written) {
-            if !(last || s <= t + h) {
-                break;
-            }
-            let Some(out) = d.out.get_mut(d.written * n..(d.written + 1) * n) else {
-                break;
-            };
+        d.fill_step(t + h, last, n, |s, out| {
             let theta = ((s - t) / h).clamp(0.0, 1.0);
             let theta1 = 1.0 - theta;
             for i in 0..n {
@@ -398,8 +382,7 @@ impl Dopri5 {
                     * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
                 out[i] = y[i] + theta * (ydiff + theta1 * (bspl + theta * (r4 + theta1 * r5)));
             }
-            d.written += 1;
-        }
+        });
     }
 
     /// Hairer's stiffness test on the step of size `h` just accepted (before
@@ -430,8 +413,7 @@ impl Dopri5 {
     #[inline(always)]
     fn error_norm_of(&self, h: f64, y: &[f64], n: usize) -> f64 {
         let y = &y[..n];
-        let [k1, _, k3, k4, k5, k6, k7] = &self.k;
-        let (k1, k3, k4, k5, k6, k7) = (&k1[..n], &k3[..n], &k4[..n], &k5[..n], &k6[..n], &k7[..n]);
+        let [k1, _, k3, k4, k5, k6, k7] = trimmed(&self.k, n);
         let ynew = &self.ynew[..n];
         let mut sum = 0.0;
         for i in 0..n {

@@ -88,6 +88,27 @@ impl<'a> Dense<'a> {
             .is_some_and(|&s| last || s <= end)
     }
 
+    /// Calls `write(s, row)` for each remaining sample time `s` in the step
+    /// just accepted, which ends at `end` (every remaining one when `last`),
+    /// with the `n`-state row its solution goes in.
+    #[inline(always)]
+    pub fn fill_step(
+        &mut self,
+        end: f64,
+        last: bool,
+        n: usize,
+        mut write: impl FnMut(f64, &mut [f64]),
+    ) {
+        while self.wants(end, last) {
+            let s = self.times[self.written];
+            let Some(row) = self.out.get_mut(self.written * n..(self.written + 1) * n) else {
+                break;
+            };
+            write(s, row);
+            self.written += 1;
+        }
+    }
+
     /// The result of the integration that ended with `outcome` at state
     /// `y`: when `t1` was reached, samples at or after it (rounding) take
     /// the end state and all count as written.
@@ -106,4 +127,12 @@ impl<'a> Dense<'a> {
         }
         (outcome, self.times.len())
     }
+}
+
+/// Every stage vector cut to the first `n` states: with `n` a constant
+/// (the methods' small-system copies), the loops over them index without
+/// bounds checks.
+#[inline(always)]
+pub(super) fn trimmed<const K: usize>(k: &[Vec<f64>; K], n: usize) -> [&[f64]; K] {
+    std::array::from_fn(|i| &k[i][..n])
 }

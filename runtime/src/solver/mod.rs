@@ -202,6 +202,29 @@ impl fmt::Display for SolverError {
 
 impl std::error::Error for SolverError {}
 
+/// The size of the next attempted step from `t` toward `t1` (every
+/// method's rule): a step reaching within 1% of `t1` is stretched or cut to
+/// land on it exactly (`last`). Counts the attempt against `max_steps`
+/// and fails when the budget is spent or the step has shrunk to rounding.
+pub(crate) fn plan_step(
+    steps: &mut usize,
+    max_steps: usize,
+    t: f64,
+    h: f64,
+    t1: f64,
+) -> Result<(f64, bool), SolverError> {
+    if *steps >= max_steps {
+        return Err(SolverError::TooManySteps { t });
+    }
+    *steps += 1;
+    let last = t + 1.01 * h >= t1;
+    let h = if last { t1 - t } else { h };
+    if h <= 0.0 || 0.1 * h <= t.abs() * f64::EPSILON {
+        return Err(SolverError::StepSizeTooSmall { t });
+    }
+    Ok((h, last))
+}
+
 /// Hairer's starting step (HINIT) for a method of order `order` (Hairer, Nørsett &
 /// Wanner I, II.4): make the first explicit Euler step's change and the
 /// estimated second derivative both small against the tolerance. `f0` is

@@ -28,7 +28,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::dopri5::check_finite;
-use super::{SolverError, SolverOptions, SolverStats};
+use super::{plan_step, SolverError, SolverOptions, SolverStats};
 
 const GAMMA: f64 = 0.25;
 const C2: f64 = 0.386;
@@ -187,18 +187,9 @@ impl Rodas {
         let mut singular = 0u32;
         let mut steps = 0usize;
         loop {
-            if steps >= o.max_steps {
-                return Err(SolverError::TooManySteps { t });
-            }
-            steps += 1;
             let proposed = h;
-            let last = t + 1.01 * h >= t1;
-            if last {
-                h = t1 - t;
-            }
-            if h <= 0.0 || 0.1 * h <= t.abs() * f64::EPSILON {
-                return Err(SolverError::StepSizeTooSmall { t });
-            }
+            let last;
+            (h, last) = plan_step(&mut steps, o.max_steps, t, h, t1)?;
             if need_jac {
                 self.jacobian(f, jac, t, y)?;
                 need_jac = false;
