@@ -43,6 +43,22 @@ fn observations() -> Vec<(usize, f64, f64)> {
 }
 
 /// The bin of `t` for EDGES: `[e_i, e_{i+1})`, the last closed.
+/// The median of the values in each bin of `EDGES`, from `(time, value)`
+/// pairs: `PRED_bin` of the prediction correction.
+fn bin_medians(pairs: impl Iterator<Item = (f64, f64)> + Clone) -> Vec<f64> {
+    (0..EDGES.len() - 1)
+        .map(|b| {
+            let mut v: Vec<f64> = pairs
+                .clone()
+                .filter(|(t, _)| bin_of(*t) == b)
+                .map(|(_, v)| v)
+                .collect();
+            v.sort_by(f64::total_cmp);
+            quantile(&v, 0.5)
+        })
+        .collect()
+}
+
 fn bin_of(t: f64) -> usize {
     (0..EDGES.len() - 1)
         .find(|&b| t >= EDGES[b] && (t < EDGES[b + 1] || b == EDGES.len() - 2))
@@ -173,16 +189,6 @@ fn observed_percentiles_match_an_independent_computation() {
     // simulation of the same design.
     let preds = typical_preds(&dir, &params);
     let pred_of = |i: usize| preds[i];
-    let mut bin_pred = Vec::new();
-    for b in 0..EDGES.len() - 1 {
-        let mut p: Vec<f64> = obs
-            .iter()
-            .filter(|o| bin_of(o.1) == b)
-            .map(|o| pred_of(o.0))
-            .collect();
-        p.sort_by(f64::total_cmp);
-        bin_pred.push(quantile(&p, 0.5));
-    }
     // Observations at t = 0 have PRED 0 and cannot be corrected: start
     // the bins after the dose.
     assert!(obs.iter().any(|o| o.1 == 0.0 && pred_of(o.0) == 0.0));
@@ -248,16 +254,7 @@ fn observed_percentiles_match_an_independent_computation() {
         s(&out_pc),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let mut bin_pred = Vec::new();
-    for b in 0..EDGES.len() - 1 {
-        let mut p: Vec<f64> = kept_obs
-            .iter()
-            .filter(|o| bin_of(o.0) == b)
-            .map(|o| o.2)
-            .collect();
-        p.sort_by(f64::total_cmp);
-        bin_pred.push(quantile(&p, 0.5));
-    }
+    let bin_pred = bin_medians(kept_obs.iter().map(|o| (o.0, o.2)));
     let corrected: Vec<(f64, f64)> = kept_obs
         .iter()
         .map(|&(t, y, p)| (t, y * bin_pred[bin_of(t)] / p))
@@ -520,16 +517,7 @@ fn censored_data_give_fractions_below_the_limit() {
         s(&out),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let mut bin_pred = Vec::new();
-    for b in 0..EDGES.len() - 1 {
-        let mut p: Vec<f64> = obs
-            .iter()
-            .filter(|o| bin_of(o.1) == b)
-            .map(|o| preds[o.0])
-            .collect();
-        p.sort_by(f64::total_cmp);
-        bin_pred.push(quantile(&p, 0.5));
-    }
+    let bin_pred = bin_medians(obs.iter().map(|o| (o.1, preds[o.0])));
     let corrected: Vec<(f64, f64, f64, bool)> = obs
         .iter()
         .map(|&(i, t, y, c)| {

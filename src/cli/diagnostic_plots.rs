@@ -162,17 +162,13 @@ pub fn scatter(
                 .y_label_formatter(&|v| tick_label(*v))
                 .draw()
                 .map_err(draw_error)?;
-            let (a, b) = (
-                pts.iter()
-                    .map(|p| p.0.min(p.1))
-                    .fold(f64::INFINITY, f64::min),
-                x1.max(y1),
-            );
-            if a.is_finite() {
-                chart
-                    .draw_series(LineSeries::new(vec![(a, a), (b, b)], GREY.stroke_width(1)))
-                    .map_err(draw_error)?;
-            }
+            // The identity line across the whole (square) chart.
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(lo, lo), (hi, hi)],
+                    GREY.stroke_width(1),
+                ))
+                .map_err(draw_error)?;
             chart
                 .draw_series(
                     pts.iter()
