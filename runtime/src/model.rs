@@ -281,6 +281,13 @@ pub trait Model: Send + Sync {
     /// Right-hand side of the ODE system, without dose inputs.
     fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]);
 
+    /// The right-hand side as native code a solver may call directly, for
+    /// engines that generate it (see [`BoundRhs`]). The default, none,
+    /// makes solvers call [`Model::rhs`].
+    fn native_rhs(&self) -> Option<NativeRhs> {
+        None
+    }
+
     /// Dose properties of every state (`out.len()` = number of states).
     fn dose_props(&self, t: f64, params: &[f64], cov: &[f64], out: &mut [DoseProps]);
 
@@ -360,6 +367,96 @@ pub fn central_difference(
         xp[j] = x[j];
         for i in 0..rows {
             jac[j * rows + i] = (hi[i] - lo[i]) / (2.0 * h);
+        }
+    }
+}
+
+/// The calling convention of generated code, as the runtime sees it: `(t,
+/// theta, eta, cov, y, params, out)`; inputs a function does not read may
+/// be null.
+pub type NativeFn = unsafe extern "C" fn(
+    t: f64,
+    theta: *const f64,
+    eta: *const f64,
+    cov: *const f64,
+    y: *const f64,
+    params: *const f64,
+    out: *mut f64,
+);
+
+/// A model's right-hand side as native code, with how much of each input it
+/// reads.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeRhs {
+    f: NativeFn,
+    params: usize,
+    cov: usize,
+    states: usize,
+}
+
+impl NativeRhs {
+    /// # Safety
+    ///
+    /// `f` must compute the model's right-hand side, read nothing through
+    /// its theta and eta pointers, read at most `params` parameters, `cov`
+    /// covariates and `states` amounts, and write exactly `states` values.
+    pub unsafe fn new(f: NativeFn, params: usize, cov: usize, states: usize) -> Self {
+        NativeRhs {
+            f,
+            params,
+            cov,
+            states,
+        }
+    }
+}
+
+/// The right-hand side at fixed parameters and covariates: what an ODE
+/// solver calls at every stage. With native code the parameter and
+/// covariate slices are checked once, here, and each call is a direct call
+/// (no dynamic dispatch, two length comparisons); otherwise it calls
+/// [`Model::rhs`].
+#[derive(Clone, Copy)]
+pub struct BoundRhs<'a> {
+    model: &'a dyn Model,
+    params: &'a [f64],
+    cov: &'a [f64],
+    native: Option<NativeRhs>,
+}
+
+impl<'a> BoundRhs<'a> {
+    pub fn new(model: &'a dyn Model, params: &'a [f64], cov: &'a [f64]) -> Self {
+        let native = model
+            .native_rhs()
+            .filter(|n| params.len() >= n.params && cov.len() >= n.cov);
+        BoundRhs {
+            model,
+            params,
+            cov,
+            native,
+        }
+    }
+
+    /// `dydt = f(t, y)`.
+    #[inline]
+    pub fn call(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        match self.native {
+            Some(n) if y.len() >= n.states && dydt.len() >= n.states => {
+                // SAFETY: `NativeRhs::new`'s contract bounds what `f` reads
+                // and writes; the parameter and covariate slices were
+                // checked when bound, the amounts and output just now.
+                unsafe {
+                    (n.f)(
+                        t,
+                        std::ptr::null(),
+                        std::ptr::null(),
+                        self.cov.as_ptr(),
+                        y.as_ptr(),
+                        self.params.as_ptr(),
+                        dydt.as_mut_ptr(),
+                    )
+                }
+            }
+            _ => self.model.rhs(t, y, self.params, self.cov, dydt),
         }
     }
 }

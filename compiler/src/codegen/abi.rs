@@ -7,16 +7,9 @@ use cranelift_codegen::ir::{types, AbiParam, Signature};
 use cranelift_codegen::isa::CallConv;
 
 /// Every generated function: `(t, theta, eta, cov, y, params, out)`. Inputs
-/// a function does not read may be null; `out` receives its outputs.
-pub type ModelFn = unsafe extern "C" fn(
-    t: f64,
-    theta: *const f64,
-    eta: *const f64,
-    cov: *const f64,
-    y: *const f64,
-    params: *const f64,
-    out: *mut f64,
-);
+/// a function does not read may be null; `out` receives its outputs. The
+/// runtime's name for the same type, so that it can call generated code.
+pub type ModelFn = mido_runtime::model::NativeFn;
 
 /// Positions of the pointer arguments after `t`.
 pub const ARG_THETA: usize = 1;

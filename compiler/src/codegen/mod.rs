@@ -17,7 +17,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use mido_runtime::model::{DoseProps, Model, ModelInfo};
+use mido_runtime::model::{DoseProps, Model, ModelInfo, NativeRhs};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -357,6 +357,21 @@ impl Model for JitModel {
 
     fn rhs(&self, t: f64, y: &[f64], params: &[f64], cov: &[f64], dydt: &mut [f64]) {
         self.call(FnKind::Rhs, t, &[], &[], cov, y, params, dydt);
+    }
+
+    fn native_rhs(&self) -> Option<NativeRhs> {
+        let need = &self.needs[FnKind::Rhs.index()];
+        // SAFETY: the generated right-hand side reads only the covariates,
+        // amounts and parameters (`Need` counts how many of each, from the
+        // model's metadata) and writes one derivative per state.
+        Some(unsafe {
+            NativeRhs::new(
+                self.raw(FnKind::Rhs),
+                need.params,
+                need.cov,
+                need.y.max(need.out),
+            )
+        })
     }
 
     fn dose_props(&self, _t: f64, params: &[f64], _cov: &[f64], out: &mut [DoseProps]) {

@@ -22,7 +22,7 @@
 use super::error::SubjectFailure;
 use super::metrics::{Continuous, Profile};
 use super::regimen::{CompiledPhase, DoseRule, PlannedDose, RuleAction};
-use crate::model::{DoseProps, ErrorModel, Model};
+use crate::model::{BoundRhs, DoseProps, ErrorModel, Model};
 use crate::pk::{LinearKind, PkError, Propagator, Transition, MAX_STATES};
 use crate::simulate::runner::periodic_fixed_point;
 use crate::solver::{OdeSolver, SolverOptions, SolverStats};
@@ -334,10 +334,14 @@ impl<'m> Sim<'m> {
             return r.map_err(|e| (t0, SubjectFailure::ClosedForm(e)));
         }
         let model = self.model;
+        let rhs = BoundRhs::new(model, p, cov);
+        let infusing = rates.iter().any(|&r| r != 0.0);
         let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
-            model.rhs(tt, yy, p, cov, dy);
-            for (d, r) in dy.iter_mut().zip(rates) {
-                *d += r;
+            rhs.call(tt, yy, dy);
+            if infusing {
+                for (d, r) in dy.iter_mut().zip(rates) {
+                    *d += r;
+                }
             }
         };
         let mut jac = |tt: f64, yy: &[f64], j: &mut [f64]| model.rhs_jac_y(tt, yy, p, cov, j);
@@ -398,10 +402,14 @@ impl<'m> Sim<'m> {
         {
             let (p, cov, rates) = (&self.params, &self.cov, &self.rates);
             let model = self.model;
+            let rhs = BoundRhs::new(model, p, cov);
+            let infusing = rates.iter().any(|&r| r != 0.0);
             let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
-                model.rhs(tt, yy, p, cov, dy);
-                for (d, r) in dy.iter_mut().zip(rates) {
-                    *d += r;
+                rhs.call(tt, yy, dy);
+                if infusing {
+                    for (d, r) in dy.iter_mut().zip(rates) {
+                        *d += r;
+                    }
                 }
             };
             let mut jac = |tt: f64, yy: &[f64], j: &mut [f64]| model.rhs_jac_y(tt, yy, p, cov, j);

@@ -3,7 +3,7 @@
 
 use crate::data::{SsMode, Subject};
 use crate::events::{resolve, Action, EventError, ResolvedDose, Schedule};
-use crate::model::{DoseProps, Model};
+use crate::model::{BoundRhs, DoseProps, Model};
 use crate::pk::{PkError, Propagator};
 use crate::solver::{OdeSolver, SolverError, SolverOptions};
 
@@ -712,8 +712,9 @@ fn integrate(
             source,
         });
     }
+    let rhs = BoundRhs::new(model, p, cov);
     let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
-        model.rhs(tt, yy, p, cov, dy);
+        rhs.call(tt, yy, dy);
         for (d, r) in dy.iter_mut().zip(rates) {
             *d += r;
         }

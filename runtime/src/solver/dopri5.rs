@@ -18,7 +18,7 @@
 //! the stability boundary, not by accuracy, is what stiffness means for an
 //! explicit method.
 
-use super::explicit::{trimmed, Dense, StiffnessTest};
+use super::explicit::{trim, Dense, StiffnessTest};
 use super::{plan_step, SolverError, SolverOptions, SolverStats};
 
 const C2: f64 = 1.0 / 5.0;
@@ -369,7 +369,8 @@ impl Dopri5 {
     #[inline(always)]
     fn write_dense_of(&self, d: &mut Dense<'_>, t: f64, h: f64, y: &[f64], last: bool, n: usize) {
         let y = &y[..n];
-        let [k1, _, k3, k4, k5, k6, k7] = trimmed(&self.k, n);
+        let k = &self.k;
+        let (k1, k3, k4, k5, k6, k7) = trim!(n; k[0], k[2], k[3], k[4], k[5], k[6]);
         let ynew = &self.ynew[..n];
         d.fill_step(t + h, last, n, |s, out| {
             let theta = ((s - t) / h).clamp(0.0, 1.0);
@@ -413,7 +414,8 @@ impl Dopri5 {
     #[inline(always)]
     fn error_norm_of(&self, h: f64, y: &[f64], n: usize) -> f64 {
         let y = &y[..n];
-        let [k1, _, k3, k4, k5, k6, k7] = trimmed(&self.k, n);
+        let k = &self.k;
+        let (k1, k3, k4, k5, k6, k7) = trim!(n; k[0], k[2], k[3], k[4], k[5], k[6]);
         let ynew = &self.ynew[..n];
         let mut sum = 0.0;
         for i in 0..n {
