@@ -3,7 +3,7 @@
 //! valid fixture, and on random expressions.
 
 use mido_compiler::{compile_source, lower_to_engine, Engine};
-use mido_runtime::model::{CovariateKind, Model};
+use mido_runtime::model::{BoundRhs, CovariateKind, Model};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -195,6 +195,34 @@ fn jit_agrees_with_the_interpreter_on_every_model() {
             }
         }
     }
+}
+
+/// What a solver calls (`BoundRhs`: the JIT's right-hand side with its
+/// parameter-only operations hoisted and computed once) gives the model's
+/// `rhs` to the bit, on every model, and at least one model (every `cl/v`
+/// in a right-hand side) has something hoisted.
+#[test]
+fn the_bound_right_hand_side_is_the_models_to_the_bit() {
+    let mut split = 0;
+    for (name, src) in &all_models() {
+        let (jit, interp) = engines(src);
+        let n = jit.info().states.len();
+        let mut rng = Lcg(29);
+        for _ in 0..20 {
+            let p = point(interp.as_ref(), &mut rng);
+            let bound = BoundRhs::new(jit.as_ref(), &p.params, &p.cov);
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            bound.call(p.t, &p.y, &mut a);
+            jit.rhs(p.t, &p.y, &p.params, &p.cov, &mut b);
+            assert_eq!(
+                a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{name}: {a:?} vs {b:?}"
+            );
+        }
+        split += usize::from(jit.native_rhs().is_some_and(|r| r.hoists()));
+    }
+    assert!(split > 0);
 }
 
 /// Central difference of `f` at `x` along coordinate `j`.

@@ -384,11 +384,18 @@ pub type NativeFn = unsafe extern "C" fn(
     out: *mut f64,
 );
 
+/// The most parameter-only values a [`NativeRhs`] may precompute (kept on
+/// the stack of a [`BoundRhs`]).
+pub const MAX_INVARIANTS: usize = 32;
+
 /// A model's right-hand side as native code, with how much of each input it
-/// reads.
+/// reads, and optionally split so that its parameter-only operations run
+/// once per parameter set rather than at every call.
 #[derive(Debug, Clone, Copy)]
 pub struct NativeRhs {
     f: NativeFn,
+    /// Computes the values `f` then reads through its theta pointer.
+    invariants: Option<(NativeFn, usize)>,
     params: usize,
     cov: usize,
     states: usize,
@@ -403,6 +410,36 @@ impl NativeRhs {
     pub unsafe fn new(f: NativeFn, params: usize, cov: usize, states: usize) -> Self {
         NativeRhs {
             f,
+            invariants: None,
+            params,
+            cov,
+            states,
+        }
+    }
+
+    /// Whether parameter-only operations are computed apart, once per
+    /// binding.
+    pub fn hoists(&self) -> bool {
+        self.invariants.is_some()
+    }
+
+    /// # Safety
+    ///
+    /// As [`NativeRhs::new`], except that `f` reads `count` (at most
+    /// [`MAX_INVARIANTS`]) values through its theta pointer: those that
+    /// `g` writes, reading at most `params` parameters and `cov`
+    /// covariates and nothing else.
+    pub unsafe fn with_invariants(
+        f: NativeFn,
+        (g, count): (NativeFn, usize),
+        params: usize,
+        cov: usize,
+        states: usize,
+    ) -> Self {
+        assert!(count <= MAX_INVARIANTS, "{count} invariants");
+        NativeRhs {
+            f,
+            invariants: Some((g, count)),
             params,
             cov,
             states,
@@ -412,27 +449,49 @@ impl NativeRhs {
 
 /// The right-hand side at fixed parameters and covariates: what an ODE
 /// solver calls at every stage. With native code the parameter and
-/// covariate slices are checked once, here, and each call is a direct call
-/// (no dynamic dispatch, two length comparisons); otherwise it calls
-/// [`Model::rhs`].
+/// covariate slices are checked once, here, the parameter-only operations
+/// computed once, and each call is a direct call (no dynamic dispatch, two
+/// length comparisons); otherwise it calls [`Model::rhs`].
 #[derive(Clone, Copy)]
 pub struct BoundRhs<'a> {
     model: &'a dyn Model,
     params: &'a [f64],
     cov: &'a [f64],
-    native: Option<NativeRhs>,
+    native: Option<(NativeFn, usize)>,
+    invariants: [f64; MAX_INVARIANTS],
 }
 
 impl<'a> BoundRhs<'a> {
     pub fn new(model: &'a dyn Model, params: &'a [f64], cov: &'a [f64]) -> Self {
+        let mut invariants = [0.0; MAX_INVARIANTS];
         let native = model
             .native_rhs()
-            .filter(|n| params.len() >= n.params && cov.len() >= n.cov);
+            .filter(|n| params.len() >= n.params && cov.len() >= n.cov)
+            .map(|n| {
+                if let Some((g, _)) = n.invariants {
+                    // SAFETY: `with_invariants`' contract: `g` reads the
+                    // parameters and covariates checked above and writes at
+                    // most `MAX_INVARIANTS` values.
+                    unsafe {
+                        g(
+                            0.0,
+                            std::ptr::null(),
+                            std::ptr::null(),
+                            cov.as_ptr(),
+                            std::ptr::null(),
+                            params.as_ptr(),
+                            invariants.as_mut_ptr(),
+                        )
+                    }
+                }
+                (n.f, n.states)
+            });
         BoundRhs {
             model,
             params,
             cov,
             native,
+            invariants,
         }
     }
 
@@ -440,14 +499,15 @@ impl<'a> BoundRhs<'a> {
     #[inline]
     pub fn call(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
         match self.native {
-            Some(n) if y.len() >= n.states && dydt.len() >= n.states => {
-                // SAFETY: `NativeRhs::new`'s contract bounds what `f` reads
-                // and writes; the parameter and covariate slices were
-                // checked when bound, the amounts and output just now.
+            Some((f, states)) if y.len() >= states && dydt.len() >= states => {
+                // SAFETY: `NativeRhs`' contract bounds what `f` reads and
+                // writes; the parameter and covariate slices were checked
+                // when bound, the invariants computed then, the amounts and
+                // output checked just now.
                 unsafe {
-                    (n.f)(
+                    f(
                         t,
-                        std::ptr::null(),
+                        self.invariants.as_ptr(),
                         std::ptr::null(),
                         self.cov.as_ptr(),
                         y.as_ptr(),

@@ -8,6 +8,7 @@
 pub mod abi;
 mod emit;
 
+use crate::dag::{hoist, Function};
 use crate::functions::{FnKind, ModelFunctions};
 use crate::interp::model_info;
 use crate::ir::{self, DoseProp};
@@ -17,7 +18,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use mido_runtime::model::{DoseProps, Model, ModelInfo, NativeRhs};
+use mido_runtime::model::{DoseProps, Model, ModelInfo, NativeRhs, MAX_INVARIANTS};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -78,11 +79,22 @@ unsafe impl Sync for Code {}
 /// A model compiled to native code.
 pub struct JitModel {
     fns: [ModelFn; 9],
+    /// The right-hand side with its parameter-only operations hoisted, for
+    /// solvers ([`Model::native_rhs`]).
+    split_rhs: Option<SplitRhs>,
     needs: [Need; 9],
     info: ModelInfo,
     dose_props: Vec<Vec<(DoseProp, usize)>>,
     uses_time: bool,
     _code: Code,
+}
+
+/// `mido_rhs_invariants` and `mido_rhs_core` (see [`hoist`]).
+#[derive(Debug, Clone, Copy)]
+struct SplitRhs {
+    invariants: ModelFn,
+    core: ModelFn,
+    count: usize,
 }
 
 fn isa_flags() -> Result<settings::Flags, CodegenError> {
@@ -132,8 +144,18 @@ impl JitModel {
         let mut ctx = module.make_context();
         let mut fctx = FunctionBuilderContext::new();
         let mut ids = Vec::new();
-        for kind in FnKind::ALL {
-            let name = kind.symbol();
+        // The nine functions, then the right-hand side split for solvers
+        // (`dag::hoist`) when it has parameter-only operations.
+        let hoisted = hoist::hoist(functions.get(FnKind::Rhs));
+        let mut sources: Vec<(&'static str, &Function)> = FnKind::ALL
+            .iter()
+            .map(|&k| (k.symbol(), functions.get(k)))
+            .collect();
+        if let Some(h) = &hoisted {
+            sources.push(("mido_rhs_invariants", &h.invariants));
+            sources.push(("mido_rhs_core", &h.core));
+        }
+        for (name, function) in sources {
             let id = module
                 .declare_function(name, Linkage::Local, &sig)
                 .map_err(|e| backend(name)(e.to_string()))?;
@@ -145,7 +167,7 @@ impl JitModel {
                 for (symbol, mid) in &math_ids {
                     refs.insert(*symbol, module.declare_func_in_func(*mid, b.func));
                 }
-                emit::emit(&mut b, functions.get(kind), &refs, module.target_config());
+                emit::emit(&mut b, function, &refs, module.target_config());
                 b.finalize(module.target_config());
             }
             module
@@ -157,16 +179,23 @@ impl JitModel {
         module
             .finalize_definitions()
             .map_err(|e| backend("finalize")(e.to_string()))?;
-        let fns = std::array::from_fn(|k| {
+        let finalized = |k: usize| {
             let code = module.get_finalized_function(ids[k]);
             // SAFETY: the function was defined with `model_fn_signature`,
             // which is the signature `ModelFn` spells out.
             unsafe { std::mem::transmute::<*const u8, ModelFn>(code) }
+        };
+        let fns = std::array::from_fn(finalized);
+        let split_rhs = hoisted.map(|h| SplitRhs {
+            invariants: finalized(FnKind::ALL.len()),
+            core: finalized(FnKind::ALL.len() + 1),
+            count: h.invariants.outputs.len(),
         });
         let info = model_info(model);
         Ok(JitModel {
             uses_time: functions.individual_uses_time(),
             fns,
+            split_rhs,
             needs: FnKind::ALL.map(|k| Need::of(k, &info)),
             info,
             dose_props: model
@@ -361,16 +390,24 @@ impl Model for JitModel {
 
     fn native_rhs(&self) -> Option<NativeRhs> {
         let need = &self.needs[FnKind::Rhs.index()];
-        // SAFETY: the generated right-hand side reads only the covariates,
-        // amounts and parameters (`Need` counts how many of each, from the
-        // model's metadata) and writes one derivative per state.
+        let states = need.y.max(need.out);
+        // SAFETY: the generated right-hand side (and its split) reads only
+        // the covariates, amounts and parameters (`Need` counts how many of
+        // each, from the model's metadata) and writes one derivative per
+        // state; `mido_rhs_invariants` reads parameters and covariates only
+        // and writes `count` values, which `mido_rhs_core` reads through
+        // theta (`dag::hoist`).
         Some(unsafe {
-            NativeRhs::new(
-                self.raw(FnKind::Rhs),
-                need.params,
-                need.cov,
-                need.y.max(need.out),
-            )
+            match self.split_rhs {
+                Some(s) if s.count <= MAX_INVARIANTS => NativeRhs::with_invariants(
+                    s.core,
+                    (s.invariants, s.count),
+                    need.params,
+                    need.cov,
+                    states,
+                ),
+                _ => NativeRhs::new(self.raw(FnKind::Rhs), need.params, need.cov, states),
+            }
         })
     }
 

@@ -14,6 +14,7 @@
 
 pub mod diff;
 pub mod eval;
+pub mod hoist;
 pub mod lower;
 pub mod print;
 
