@@ -768,7 +768,7 @@ impl Dop853 {
         let k = &self.k;
         let (k1, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16) =
             trim!(n; k[0], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13], k[14], k[15]);
-        d.fill_step(t + h, last, n, |s, out| {
+        while let Some((s, out)) = d.next_sample(t + h, last, n) {
             let th = ((s - t) / h).clamp(0.0, 1.0);
             let th1 = 1.0 - th;
             // The products multiplying c2..c8 in the nested form.
@@ -804,7 +804,7 @@ impl Dop853 {
                     + w[11] * k16[i];
                 out[i] = y[i] + h * acc;
             }
-        });
+        }
     }
 
     /// Hairer's starting step for order 8; expects `k[0] = f(t, y)`.

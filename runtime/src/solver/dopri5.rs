@@ -372,7 +372,7 @@ impl Dopri5 {
         let k = &self.k;
         let (k1, k3, k4, k5, k6, k7) = trim!(n; k[0], k[2], k[3], k[4], k[5], k[6]);
         let ynew = &self.ynew[..n];
-        d.fill_step(t + h, last, n, |s, out| {
+        while let Some((s, out)) = d.next_sample(t + h, last, n) {
             let theta = ((s - t) / h).clamp(0.0, 1.0);
             let theta1 = 1.0 - theta;
             for i in 0..n {
@@ -383,7 +383,7 @@ impl Dopri5 {
                     * (D1 * k1[i] + D3 * k3[i] + D4 * k4[i] + D5 * k5[i] + D6 * k6[i] + D7 * k7[i]);
                 out[i] = y[i] + theta * (ydiff + theta1 * (bspl + theta * (r4 + theta1 * r5)));
             }
-        });
+        }
     }
 
     /// Hairer's stiffness test on the step of size `h` just accepted (before
