@@ -5,7 +5,7 @@
 //! from 0 to 336 h (337 samples per subject), with Cmax, Ctrough and AUC of
 //! the last interval.
 //!
-//! Rows, each the median of five runs, all in this one process:
+//! Rows, each the median (and the best) of five runs, all in this one process:
 //!
 //! 1. the explore engine, closed form (`pk two_compartment_oral`), on every
 //!    core and on one thread;
@@ -214,8 +214,18 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Median wall time and median CPU time of five runs.
-fn median_time(f: &mut dyn FnMut()) -> (f64, f64) {
+/// Wall and CPU times of five runs.
+#[derive(Clone, Copy)]
+struct Times {
+    median_wall: f64,
+    best_wall: f64,
+    median_cpu: f64,
+}
+
+/// Median and best wall time and median CPU time of five runs. The best
+/// is reported too because this shared, virtualized machine slows down
+/// for seconds at a time; the targets are judged on the median.
+fn median_time(f: &mut dyn FnMut()) -> Times {
     let mut wall = Vec::new();
     let mut cpu = Vec::new();
     for _ in 0..5 {
@@ -226,7 +236,11 @@ fn median_time(f: &mut dyn FnMut()) -> (f64, f64) {
     }
     wall.sort_by(f64::total_cmp);
     cpu.sort_by(f64::total_cmp);
-    (wall[2], cpu[2])
+    Times {
+        median_wall: wall[2],
+        best_wall: wall[0],
+        median_cpu: cpu[2],
+    }
 }
 
 fn main() {
@@ -321,15 +335,18 @@ fn main() {
          Cmax/Ctrough/AUC of the last interval ({} threads)\n",
         rayon::current_num_threads()
     );
-    println!("| path | median wall time (5 runs) | wall / floor | median CPU time | CPU / floor |");
-    println!("|---|---|---|---|---|");
-    for (label, (t, c)) in &rows {
+    println!(
+        "| path | median wall time (5 runs) | best wall time | median wall / floor | median CPU time | CPU / floor |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (label, t) in &rows {
         println!(
-            "| {label} | {:.4} s | {:.1} | {:.2} s | {:.1} |",
-            t,
-            t / floor_time.0,
-            c,
-            c / floor_time.1
+            "| {label} | {:.4} s | {:.4} s | {:.1} | {:.2} s | {:.1} |",
+            t.median_wall,
+            t.best_wall,
+            t.median_wall / floor_time.median_wall,
+            t.median_cpu,
+            t.median_cpu / floor_time.median_cpu
         );
     }
     println!();
