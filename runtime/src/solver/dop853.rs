@@ -21,6 +21,13 @@
 //! ‖y_new − y12‖ > 5.0` (both stages at `t + h`; DOP853 uses 6.1, see
 //! [`STIFF_HLAMBDA`]) on 15 steps, six non-stiff steps in a row resetting
 //! the count.
+//!
+//! Departures from DOP853, each measured on issue 6's workload
+//! (docs/performance.md): with dense output, a step is cut or stretched to
+//! end on a sample when that costs less than the continuous extension
+//! ([`LAND_FRACTION`], [`LAND_STRETCH`]); and after a jump in the state (a
+//! dose) the integration restarts with the step the controller settled on
+//! after the previous jump.
 
 // The coefficients are written with the digits Hairer publishes, so they
 // can be checked against the source; the compiler rounds them.
