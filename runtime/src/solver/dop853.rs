@@ -417,14 +417,20 @@ impl Dop853 {
         let mut steps = 0usize;
         loop {
             let proposed = h;
-            let last;
+            let mut last;
             (h, last) = plan_step(&mut steps, o.max_steps, t, h, t1)?;
-            let landing = match dense.as_deref() {
+            let mut landing = match dense.as_deref() {
                 Some(d) if !last => d.landing(t, h, LAND_FRACTION, LAND_STRETCH),
                 _ => None,
             };
             if let Some(s) = landing {
-                h = s - t;
+                // A sample at the interval's end makes this the last step
+                // (it ends exactly on `t1`).
+                last = s >= t1;
+                if last {
+                    landing = Some(t1);
+                }
+                h = landing.unwrap_or(s) - t;
             }
             self.stages(f, t, h, y);
             let err = self.error_norm(h, y);
@@ -962,6 +968,33 @@ mod tests {
                 (v - exact).abs() <= 1e-5 * exact + 1e-8,
                 "t = {t}: {v} vs {exact}"
             );
+        }
+    }
+
+    #[test]
+    fn a_sample_at_the_end_of_the_interval_is_landed_on_safely() {
+        // The interval's end is also its last sample: a step stretched to
+        // end on it must be the last one (not followed by an empty step).
+        let opts = SolverOptions {
+            rtol: 1e-6,
+            atol: 1e-9,
+            ..SolverOptions::default()
+        };
+        let mut depot = |_t: f64, y: &[f64], d: &mut [f64]| d[0] = -y[0];
+        for k in 0..200 {
+            let t1 = 3.0 + f64::from(k) * 0.01;
+            let mut times: Vec<f64> = (1..=3).map(f64::from).filter(|&s| s < t1).collect();
+            times.push(t1);
+            let mut out = vec![0.0; times.len()];
+            let mut solver = Dop853::new(1, opts);
+            let mut y = [100.0];
+            let (outcome, written) = solver
+                .integrate_dense(&mut depot, 0.0, t1, &mut y, &times, &mut out, false)
+                .unwrap_or_else(|e| panic!("t1 = {t1}: {e}"));
+            assert_eq!((outcome, written), (Outcome::Reached, times.len()));
+            let exact = 100.0 * (-t1).exp();
+            assert!((y[0] - exact).abs() <= 1e-5 * exact, "t1 = {t1}");
+            assert_eq!(out[times.len() - 1], y[0]);
         }
     }
 
