@@ -419,6 +419,7 @@ impl Dop853 {
             let proposed = h;
             let mut last;
             (h, last) = plan_step(&mut steps, o.max_steps, t, h, t1)?;
+            let planned = h;
             let mut landing = match dense.as_deref() {
                 Some(d) if !last => d.landing(t, h, LAND_FRACTION, LAND_STRETCH),
                 _ => None,
@@ -449,6 +450,13 @@ impl Dop853 {
                 check_finite(end, &self.ynew)?;
                 let q = fac11 / SAFE;
                 let mut hnew = h / q.clamp(FACC2, FACC1);
+                if q < FACC2 && h < planned {
+                    // A step cut short to land on a sample: the growth
+                    // bound applies to the step the controller planned,
+                    // not to the cut one (a sample just past the step's
+                    // start would otherwise leave a tiny step to regrow).
+                    hnew = hnew.max(planned);
+                }
                 if !settled && q >= FACC2 {
                     self.h_restart = Some(hnew);
                     settled = true;
@@ -995,6 +1003,37 @@ mod tests {
             let exact = 100.0 * (-t1).exp();
             assert!((y[0] - exact).abs() <= 1e-5 * exact, "t1 = {t1}");
             assert_eq!(out[times.len() - 1], y[0]);
+        }
+    }
+
+    #[test]
+    fn a_sample_just_after_the_start_does_not_leave_a_tiny_step() {
+        // After 5 h the step has settled near 1 h; the samples then sit 1e-9
+        // h after whole hours, so the first step is cut to 1e-9 h to join
+        // their grid. The next step is the one planned before the cut, not
+        // six times the cut one (which took a dozen steps to regrow).
+        let opts = SolverOptions {
+            rtol: 1e-6,
+            atol: 1e-9,
+            ..SolverOptions::default()
+        };
+        let mut depot = |_t: f64, y: &[f64], d: &mut [f64]| d[0] = -y[0];
+        let mut solver = Dop853::new(1, opts);
+        let mut y = [100.0];
+        solver
+            .integrate(&mut depot, 0.0, 5.0, &mut y)
+            .expect("integrates");
+        let before = solver.stats().accepted;
+        let times: Vec<f64> = (5..12).map(|h| f64::from(h) + 1e-9).collect();
+        let mut out = vec![0.0; times.len()];
+        solver
+            .integrate_dense(&mut depot, 5.0, 12.0, &mut y, &times, &mut out, false)
+            .expect("integrates");
+        let steps = solver.stats().accepted - before;
+        assert!(steps <= 10, "{steps} steps for 7 h");
+        for (t, v) in times.iter().zip(&out) {
+            let exact = 100.0 * (-t).exp();
+            assert!((v - exact).abs() <= 1e-5 * exact + 1e-8, "t = {t}: {v}");
         }
     }
 
