@@ -18,7 +18,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use mido_runtime::model::{DoseProps, Model, ModelInfo, NativeRhs, MAX_INVARIANTS};
+use mido_runtime::model::{DoseProps, Model, ModelInfo, NativeRhs};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -399,7 +399,7 @@ impl Model for JitModel {
         // theta (`dag::hoist`).
         Some(unsafe {
             match self.split_rhs {
-                Some(s) if s.count <= MAX_INVARIANTS => NativeRhs::with_invariants(
+                Some(s) => NativeRhs::with_invariants(
                     s.core,
                     (s.invariants, s.count),
                     need.params,

@@ -50,7 +50,7 @@ pub fn hoist(f: &Function) -> Option<Hoisted> {
                 false
             }
             Node::Input(Input::Cov(_) | Input::Param(_)) => false,
-            _ => operands(*node).iter().flatten().any(|a| varying[a.index()]),
+            _ => node.operands().iter().flatten().any(|a| varying[a.index()]),
         };
     }
     let hoistable = |id: NodeId| {
@@ -63,7 +63,7 @@ pub fn hoist(f: &Function) -> Option<Hoisted> {
     let mut frontier = vec![false; n];
     for (i, node) in g.nodes().iter().enumerate() {
         if live[i] && varying[i] {
-            for a in operands(*node).iter().flatten() {
+            for a in node.operands().iter().flatten() {
                 if hoistable(*a) {
                     frontier[a.index()] = true;
                 }
@@ -117,16 +117,6 @@ pub fn hoist(f: &Function) -> Option<Hoisted> {
             outputs: f.outputs.iter().map(|o| map[o.index()]).collect(),
         },
     })
-}
-
-/// A node's operands (up to three).
-fn operands(node: Node) -> [Option<NodeId>; 3] {
-    match node {
-        Node::Const(_) | Node::Input(_) => [None; 3],
-        Node::Unary(_, a) | Node::Call1(_, a) | Node::Powi(a, _) => [Some(a), None, None],
-        Node::Binary(_, a, b) | Node::Call2(_, a, b) => [Some(a), Some(b), None],
-        Node::Select(c, a, b) => [Some(c), Some(a), Some(b)],
-    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,18 @@ pub enum Node {
     Powi(NodeId, i32),
 }
 
+impl Node {
+    /// The nodes this one reads (up to three).
+    pub fn operands(self) -> [Option<NodeId>; 3] {
+        match self {
+            Node::Const(_) | Node::Input(_) => [None; 3],
+            Node::Unary(_, a) | Node::Call1(_, a) | Node::Powi(a, _) => [Some(a), None, None],
+            Node::Binary(_, a, b) | Node::Call2(_, a, b) => [Some(a), Some(b), None],
+            Node::Select(c, a, b) => [Some(c), Some(a), Some(b)],
+        }
+    }
+}
+
 /// Whether a node yields a number or a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -271,19 +283,8 @@ impl Graph {
             if !live[i] {
                 continue;
             }
-            let mut mark = |n: NodeId| live[n.index()] = true;
-            match self.nodes[i] {
-                Node::Const(_) | Node::Input(_) => {}
-                Node::Unary(_, a) | Node::Call1(_, a) | Node::Powi(a, _) => mark(a),
-                Node::Binary(_, a, b) | Node::Call2(_, a, b) => {
-                    mark(a);
-                    mark(b);
-                }
-                Node::Select(c, a, b) => {
-                    mark(c);
-                    mark(a);
-                    mark(b);
-                }
+            for a in self.nodes[i].operands().into_iter().flatten() {
+                live[a.index()] = true;
             }
         }
         live

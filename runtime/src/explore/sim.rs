@@ -335,15 +335,7 @@ impl<'m> Sim<'m> {
         }
         let model = self.model;
         let rhs = BoundRhs::new(model, p, cov);
-        let infusing = rates.iter().any(|&r| r != 0.0);
-        let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
-            rhs.call(tt, yy, dy);
-            if infusing {
-                for (d, r) in dy.iter_mut().zip(rates) {
-                    *d += r;
-                }
-            }
-        };
+        let mut f = with_inputs(&rhs, rates);
         let mut jac = |tt: f64, yy: &[f64], j: &mut [f64]| model.rhs_jac_y(tt, yy, p, cov, j);
         self.solver
             .integrate(&mut f, &mut jac, t0, t1, y)
@@ -403,15 +395,7 @@ impl<'m> Sim<'m> {
             let (p, cov, rates) = (&self.params, &self.cov, &self.rates);
             let model = self.model;
             let rhs = BoundRhs::new(model, p, cov);
-            let infusing = rates.iter().any(|&r| r != 0.0);
-            let mut f = |tt: f64, yy: &[f64], dy: &mut [f64]| {
-                rhs.call(tt, yy, dy);
-                if infusing {
-                    for (d, r) in dy.iter_mut().zip(rates) {
-                        *d += r;
-                    }
-                }
-            };
+            let mut f = with_inputs(&rhs, rates);
             let mut jac = |tt: f64, yy: &[f64], j: &mut [f64]| model.rhs_jac_y(tt, yy, p, cov, j);
             self.solver
                 .integrate_dense(
@@ -779,5 +763,23 @@ impl Continuous for Sim<'_> {
             .and_then(|v| self.obs.get(v.slot))
             .copied()
             .unwrap_or(f64::NAN))
+    }
+}
+
+/// The right-hand side plus the constant input rates of running infusions
+/// (the rates are checked once, not at every call, for the common case of
+/// none).
+fn with_inputs<'a>(
+    rhs: &'a BoundRhs<'a>,
+    rates: &'a [f64],
+) -> impl FnMut(f64, &[f64], &mut [f64]) + 'a {
+    let infusing = rates.iter().any(|&r| r != 0.0);
+    move |t, y, dy| {
+        rhs.call(t, y, dy);
+        if infusing {
+            for (d, r) in dy.iter_mut().zip(rates) {
+                *d += r;
+            }
+        }
     }
 }

@@ -424,14 +424,14 @@ impl Dop853 {
                 Some(d) if !last => d.landing(t, h, LAND_FRACTION, LAND_STRETCH),
                 _ => None,
             };
-            if let Some(s) = landing {
+            if let Some(s) = landing.as_mut() {
                 // A sample at the interval's end makes this the last step
                 // (it ends exactly on `t1`).
-                last = s >= t1;
+                last = *s >= t1;
                 if last {
-                    landing = Some(t1);
+                    *s = t1;
                 }
-                h = landing.unwrap_or(s) - t;
+                h = *s - t;
             }
             self.stages(f, t, h, y);
             let err = self.error_norm(h, y);

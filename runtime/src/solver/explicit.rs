@@ -113,13 +113,8 @@ impl<'a> Dense<'a> {
     /// Writes the accepted step's end state `y` (the step ended on the
     /// sample time `end`) for every remaining sample at `end`.
     pub fn take_endpoint(&mut self, end: f64, y: &[f64]) {
-        let n = y.len();
-        while self.times.get(self.written).is_some_and(|&s| s <= end) {
-            let Some(row) = self.out.get_mut(self.written * n..(self.written + 1) * n) else {
-                break;
-            };
+        while let Some((_, row)) = self.next_sample(end, false, y.len()) {
             row.copy_from_slice(y);
-            self.written += 1;
         }
     }
 
