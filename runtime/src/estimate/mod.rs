@@ -5,6 +5,7 @@
 //! Layout:
 //! - `sensitivity`: the model extended with ∂y/∂η (forward sensitivities);
 //! - `predict`: a subject's residuals and their eta derivatives;
+//! - `analytic`: the one-compartment closed forms' purpose-built path;
 //! - `residual`: one observation's residual and variance per error model;
 //! - `objective`: the inner problem and a subject's objective contribution;
 //! - `params`: the unconstrained and natural parameter vectors;
@@ -16,6 +17,7 @@
 //! subject's computation depends only on its own inputs, and the objective
 //! is summed in subject order, so results do not depend on thread count.
 
+mod analytic;
 mod covariance;
 mod diagnostics;
 mod objective;
@@ -40,6 +42,7 @@ use objective::{subject_metric, subject_objective, OmegaFactors, SubjectObjectiv
 use predict::{Derivatives, Observations, Workspace};
 use rayon::prelude::*;
 use std::fmt;
+use std::sync::Mutex;
 
 /// Estimation method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -240,6 +243,37 @@ pub(crate) struct Problem<'m> {
     method: Method,
     solver: SolverOptions,
     closed_form: bool,
+    /// Workspaces of finished tasks, reused by the next: a workspace holds
+    /// two runners and their solvers, and building one per parallel task
+    /// of every evaluation cost a fifth of a closed-form fit.
+    pool: Mutex<Vec<Workspace<'m>>>,
+}
+
+/// A workspace borrowed from a problem's pool, returned to it on drop.
+pub(crate) struct PooledWorkspace<'p, 'm> {
+    ws: Option<Workspace<'m>>,
+    pool: &'p Mutex<Vec<Workspace<'m>>>,
+}
+
+impl<'m> std::ops::Deref for PooledWorkspace<'_, 'm> {
+    type Target = Workspace<'m>;
+    fn deref(&self) -> &Workspace<'m> {
+        self.ws.as_ref().expect("present until drop")
+    }
+}
+
+impl<'m> std::ops::DerefMut for PooledWorkspace<'_, 'm> {
+    fn deref_mut(&mut self) -> &mut Workspace<'m> {
+        self.ws.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for PooledWorkspace<'_, '_> {
+    fn drop(&mut self) {
+        if let (Some(ws), Ok(mut pool)) = (self.ws.take(), self.pool.lock()) {
+            pool.push(ws);
+        }
+    }
 }
 
 /// The objective at one point: total and per subject.
@@ -285,11 +319,21 @@ impl<'m> Problem<'m> {
             method,
             solver,
             closed_form,
+            pool: Mutex::new(vec![ws]),
         })
     }
 
-    fn workspace(&self) -> Workspace<'m> {
-        Workspace::new(self.model, self.sensitized, self.solver, self.closed_form)
+    /// A workspace from the pool (a new one when all are in use). What a
+    /// workspace holds between uses (buffers, caches keyed by their
+    /// inputs) never changes a result.
+    fn workspace(&self) -> PooledWorkspace<'_, 'm> {
+        let reused = self.pool.lock().ok().and_then(|mut p| p.pop());
+        PooledWorkspace {
+            ws: Some(reused.unwrap_or_else(|| {
+                Workspace::new(self.model, self.sensitized, self.solver, self.closed_form)
+            })),
+            pool: &self.pool,
+        }
     }
 
     fn n_obs(&self) -> usize {

@@ -1,6 +1,7 @@
 //! Predictions of one subject's observations and their derivatives with
 //! respect to the subject's random effects.
 
+use super::analytic::{OneCompartment, Outcome};
 use super::residual::{residual, Residual, Slopes};
 use super::sensitivity::{depends_on_eta, Sensitized};
 use super::FitError;
@@ -74,6 +75,9 @@ const FD_STEP: f64 = 1e-5;
 pub(crate) struct Workspace<'m> {
     plain: Runner<'m>,
     sens: Runner<'m>,
+    /// The one-compartment closed forms' own path (subjects it declines
+    /// take the runners).
+    analytic: Option<OneCompartment<'m>>,
     model: &'m dyn Model,
     obs: Vec<f64>,
     jy: Vec<f64>,
@@ -95,6 +99,9 @@ impl<'m> Workspace<'m> {
         Workspace {
             plain: Runner::new(model, opts, closed_form),
             sens: Runner::new(sensitized, opts, closed_form),
+            analytic: closed_form
+                .then(|| OneCompartment::for_model(model))
+                .flatten(),
             model,
             obs: Vec::new(),
             jy: Vec::new(),
@@ -103,6 +110,14 @@ impl<'m> Workspace<'m> {
             fd_lo: Vec::new(),
             fd_hi: Vec::new(),
         }
+    }
+
+    /// This workspace without the one-compartment path: every subject
+    /// through the runners (the reference the path is tested against).
+    #[cfg(test)]
+    pub fn general_only(mut self) -> Self {
+        self.analytic = None;
+        self
     }
 
     /// Number of random effects of the model.
@@ -131,10 +146,16 @@ impl<'m> Workspace<'m> {
     ) -> Result<(), FitError> {
         let info = self.model.info();
         let nobs = info.observe_len();
-        let etas = SubjectEtas::subject_level(eta);
-        self.plain
-            .run(theta, subject, &etas, &mut self.obs)
-            .map_err(|e| run_error(subject, e))?;
+        let analytic = self
+            .analytic
+            .as_mut()
+            .map(|k| k.run(theta, eta, subject, obs, false, &mut self.obs));
+        if analytic != Some(Outcome::Done) {
+            let etas = SubjectEtas::subject_level(eta);
+            self.plain
+                .run(theta, subject, &etas, &mut self.obs)
+                .map_err(|e| run_error(subject, e))?;
+        }
         out.res.clear();
         out.g.clear();
         out.dv.clear();
@@ -186,9 +207,15 @@ impl<'m> Workspace<'m> {
             info.etas.len(),
             info.observe_len(),
         );
-        let etas = SubjectEtas::subject_level(eta);
         // Per record: the observe slice, then its derivative per eta.
         let width = nobs * (1 + ne);
+        if let Some(k) = self.analytic.as_mut() {
+            if k.run(theta, eta, subject, obs, true, &mut self.obs) == Outcome::Done {
+                self.collect(subject, obs, width, out);
+                return Ok(());
+            }
+        }
+        let etas = SubjectEtas::subject_level(eta);
         self.obs.clear();
         self.obs.resize(subject.records.len() * width, f64::NAN);
         self.jy.resize(nobs * ns, 0.0);
