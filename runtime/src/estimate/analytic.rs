@@ -397,14 +397,52 @@ impl Partials<'_> {
     /// The derivatives of one observation's `observe` slice per eta into
     /// `d` (etas × nobs): `∂o/∂η = J_y·∂A/∂η + J_p·∂p/∂η`.
     fn chain(&self, depot: &Sens, cent: &Sens, d: &mut [f64]) {
+        // Unrolled for the usual lengths of the observe slice (an output,
+        // a prediction and one or two error parameters).
+        match self.nobs {
+            1 => self.chain_n::<1>(depot, cent, d),
+            2 => self.chain_n::<2>(depot, cent, d),
+            3 => self.chain_n::<3>(depot, cent, d),
+            4 => self.chain_n::<4>(depot, cent, d),
+            5 => self.chain_n::<5>(depot, cent, d),
+            _ => self.chain_any(depot, cent, d),
+        }
+    }
+
+    fn chain_n<const N: usize>(&self, depot: &Sens, cent: &Sens, d: &mut [f64]) {
+        let c = self.central;
+        let column = |j: &[f64], i: usize| -> [f64; N] {
+            j[i * N..(i + 1) * N].try_into().unwrap_or([0.0; N])
+        };
+        let jy_c = column(self.jy, c);
+        let jy_d = column(self.jy, 0);
+        for (e, out) in self.per_eta.iter().zip(d.chunks_exact_mut(N)) {
+            let sc = cent.d_ka * e.d_ka + cent.d_k * e.d_k;
+            let sd = if c == 1 {
+                depot.d_ka * e.d_ka + depot.d_k * e.d_k
+            } else {
+                0.0
+            };
+            let mut acc = [0.0; N];
+            for l in 0..N {
+                acc[l] = jy_c[l] * sc + jy_d[l] * sd;
+            }
+            for &(m, dm) in &self.nonzero[e.from..e.to] {
+                let col = column(self.jp, m);
+                for l in 0..N {
+                    acc[l] += col[l] * dm;
+                }
+            }
+            out.copy_from_slice(&acc);
+        }
+    }
+
+    fn chain_any(&self, depot: &Sens, cent: &Sens, d: &mut [f64]) {
         let nobs = self.nobs;
         let c = self.central;
         let jy_c = &self.jy[c * nobs..(c + 1) * nobs];
         let jy_d = &self.jy[..nobs];
-        let mut at = 0;
-        for e in self.per_eta {
-            let out = &mut d[at..at + nobs];
-            at += nobs;
+        for (e, out) in self.per_eta.iter().zip(d.chunks_exact_mut(nobs)) {
             let sc = cent.d_ka * e.d_ka + cent.d_k * e.d_k;
             let sd = if c == 1 {
                 depot.d_ka * e.d_ka + depot.d_k * e.d_k

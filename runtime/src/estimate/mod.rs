@@ -246,13 +246,13 @@ pub(crate) struct Problem<'m> {
     /// Workspaces of finished tasks, reused by the next: a workspace holds
     /// two runners and their solvers, and building one per parallel task
     /// of every evaluation cost a fifth of a closed-form fit.
-    pool: Mutex<Vec<Workspace<'m>>>,
+    pool: Mutex<Vec<Box<Workspace<'m>>>>,
 }
 
 /// A workspace borrowed from a problem's pool, returned to it on drop.
 pub(crate) struct PooledWorkspace<'p, 'm> {
-    ws: Option<Workspace<'m>>,
-    pool: &'p Mutex<Vec<Workspace<'m>>>,
+    ws: Option<Box<Workspace<'m>>>,
+    pool: &'p Mutex<Vec<Box<Workspace<'m>>>>,
 }
 
 impl<'m> std::ops::Deref for PooledWorkspace<'_, 'm> {
@@ -319,7 +319,7 @@ impl<'m> Problem<'m> {
             method,
             solver,
             closed_form,
-            pool: Mutex::new(vec![ws]),
+            pool: Mutex::new(vec![Box::new(ws)]),
         })
     }
 
@@ -330,7 +330,12 @@ impl<'m> Problem<'m> {
         let reused = self.pool.lock().ok().and_then(|mut p| p.pop());
         PooledWorkspace {
             ws: Some(reused.unwrap_or_else(|| {
-                Workspace::new(self.model, self.sensitized, self.solver, self.closed_form)
+                Box::new(Workspace::new(
+                    self.model,
+                    self.sensitized,
+                    self.solver,
+                    self.closed_form,
+                ))
             })),
             pool: &self.pool,
         }

@@ -212,8 +212,8 @@ pub(crate) fn subject_objective(
             let fixed_v = foce_variances(ws, theta, subject, obs, method)?;
             let fv = fixed_v.as_deref();
             let mut eta = eta_start.to_vec();
-            let mut ev = Evaluation::default();
-            let mut trial = Evaluation::default();
+            let mut ev = ws.take_evaluation();
+            let mut trial = ws.take_evaluation();
             let mut iterations = 0;
             let (mut l, mut a) = loop {
                 ws.evaluate(theta, &eta, subject, obs, how, &mut ev)?;
@@ -301,6 +301,8 @@ pub(crate) fn subject_objective(
                 Some(ld) => l + om.log_det + ld,
                 None => f64::INFINITY,
             };
+            ws.give_back(ev);
+            ws.give_back(trial);
             Ok(SubjectObjective {
                 ofv,
                 eta,
@@ -458,7 +460,7 @@ fn half_hessian(
 ) -> Result<Option<DMatrix<f64>>, FitError> {
     let ne = eta.len();
     let mut h = DMatrix::zeros(ne, ne);
-    let mut ev = Evaluation::default();
+    let mut ev = ws.take_evaluation();
     let mut e = eta.to_vec();
     let mut gradient_at = |e: &[f64]| -> Result<Option<DVector<f64>>, FitError> {
         ws.evaluate(theta, e, subject, obs, how, &mut ev)?;
@@ -489,6 +491,7 @@ fn half_hessian(
         }
         e[k] = eta[k];
     }
+    ws.give_back(ev);
     Ok(Some(0.25 * (&h + h.transpose())))
 }
 

@@ -84,6 +84,9 @@ pub(crate) struct Workspace<'m> {
     jp: Vec<f64>,
     /// Scratch of `collect`: ∂f, ∂e₀, ∂e₁ of one observation.
     slopes: Vec<f64>,
+    /// Evaluations handed back by the inner problem, reused so that their
+    /// buffers are not allocated again for every subject.
+    spare: Vec<Evaluation>,
     /// Outputs per observation (plain runs), for finite differences.
     fd_lo: Vec<f64>,
     fd_hi: Vec<f64>,
@@ -107,6 +110,7 @@ impl<'m> Workspace<'m> {
             jy: Vec::new(),
             jp: Vec::new(),
             slopes: Vec::new(),
+            spare: Vec::new(),
             fd_lo: Vec::new(),
             fd_hi: Vec::new(),
         }
@@ -118,6 +122,16 @@ impl<'m> Workspace<'m> {
     pub fn general_only(mut self) -> Self {
         self.analytic = None;
         self
+    }
+
+    /// An evaluation to fill (with the buffers of one given back).
+    pub fn take_evaluation(&mut self) -> Evaluation {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Keeps `ev`'s buffers for the next [`Workspace::take_evaluation`].
+    pub fn give_back(&mut self, ev: Evaluation) {
+        self.spare.push(ev);
     }
 
     /// Number of random effects of the model.
