@@ -530,7 +530,21 @@ pub fn fit(
     model: &dyn Model,
     data: &Dataset,
     opts: &FitOptions,
-    progress: &mut dyn FnMut(&Iteration),
+    progress: &mut (dyn FnMut(&Iteration) + Send),
+) -> Result<FitResult, FitError> {
+    // The whole fit runs on a worker of the thread pool, so that each of
+    // its hundreds of parallel evaluations starts on the worker that asks
+    // for it instead of being handed over from a thread outside the pool
+    // and waited for (a sleep and a wake-up per evaluation; 15% of a
+    // theophylline fit's CPU time).
+    rayon::scope(|_| fit_on_worker(model, data, opts, progress))
+}
+
+fn fit_on_worker(
+    model: &dyn Model,
+    data: &Dataset,
+    opts: &FitOptions,
+    progress: &mut (dyn FnMut(&Iteration) + Send),
 ) -> Result<FitResult, FitError> {
     let info = model.info();
     let mut packing = Packing::new(info).map_err(FitError::Pack)?;
