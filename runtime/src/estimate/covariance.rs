@@ -129,9 +129,35 @@ pub(crate) fn compute(
         let (theta, omega) = packing.from_psi(psi);
         problem.metrics(&theta, &omega, etas)
     };
-    let mut eval = |p: &[f64]| -> Result<(f64, Vec<f64>), FitError> {
-        let (theta, omega) = packing.from_psi(p);
-        let v = problem.evaluate(&theta, &omega, etas, &metrics)?;
+    // Every point of the stencil, evaluated together (in parallel), in
+    // the order the formulas below read them: ψ; ψ ± hᵢeᵢ for each i; the
+    // corners ψ ± (hᵢeᵢ + hⱼeⱼ) for each j < i.
+    let mut points = vec![psi.to_vec()];
+    for i in 0..n {
+        for sign in [1.0, -1.0] {
+            let mut p = psi.to_vec();
+            p[i] = psi[i] + sign * h[i];
+            points.push(p);
+        }
+    }
+    for i in 0..n {
+        for j in 0..i {
+            for sign in [1.0, -1.0] {
+                let mut p = psi.to_vec();
+                p[i] = psi[i] + sign * h[i];
+                p[j] = psi[j] + sign * h[j];
+                points.push(p);
+            }
+        }
+    }
+    let natural: Vec<_> = points.iter().map(|p| packing.from_psi(p)).collect();
+    let mut values = problem
+        .evaluate_points(&natural, etas, &metrics)
+        .into_iter();
+    // Read back in order, as evaluating one point after the other would:
+    // the first error, and the first non-finite point for the report.
+    let mut eval = || -> Result<(f64, Vec<f64>), FitError> {
+        let v = values.next().expect("one value per point")?;
         if !v.total.is_finite() && first_failure.is_none() {
             let subject = problem
                 .data
@@ -144,19 +170,15 @@ pub(crate) fn compute(
         }
         Ok((v.total, v.subjects.iter().map(|s| s.ofv).collect()))
     };
-    let (f0, _) = eval(psi)?;
+    let (f0, _) = eval()?;
     let mut hess = DMatrix::zeros(n, n);
     let mut scores = DMatrix::zeros(etas.len(), n);
-    let mut p = psi.to_vec();
     // f(ψ ± hᵢ·eᵢ): the diagonal, the subjects' scores, and half of every
     // off-diagonal entry's stencil.
     let (mut plus, mut minus) = (vec![0.0; n], vec![0.0; n]);
     for i in 0..n {
-        p[i] = psi[i] + h[i];
-        let (fp, sp) = eval(&p)?;
-        p[i] = psi[i] - h[i];
-        let (fm, sm) = eval(&p)?;
-        p[i] = psi[i];
+        let (fp, sp) = eval()?;
+        let (fm, sm) = eval()?;
         if !(fp.is_finite() && fm.is_finite()) {
             return Ok(Err(non_finite(problem, packing, i, first_failure)));
         }
@@ -168,22 +190,14 @@ pub(crate) fn compute(
     }
     for i in 0..n {
         for j in 0..i {
-            let mut corner = |si: f64, sj: f64| -> Result<f64, FitError> {
-                p[i] = psi[i] + si * h[i];
-                p[j] = psi[j] + sj * h[j];
-                let (f, _) = eval(&p)?;
-                p[i] = psi[i];
-                p[j] = psi[j];
-                Ok(f)
-            };
             // f(x ± (a + b)) − f(x ± a) − f(x ± b) + 2f(x) = 2·aᵀHb + O(h⁴):
             // second order like the four-corner formula, with two new
             // points per pair instead of four (the covariance step of a
             // 7-parameter model: 56 evaluations instead of 98).
-            let v =
-                (corner(1.0, 1.0)? + corner(-1.0, -1.0)? - plus[i] - minus[i] - plus[j] - minus[j]
-                    + 2.0 * f0)
-                    / (2.0 * h[i] * h[j]);
+            let (fpp, _) = eval()?;
+            let (fmm, _) = eval()?;
+            let v = (fpp + fmm - plus[i] - minus[i] - plus[j] - minus[j] + 2.0 * f0)
+                / (2.0 * h[i] * h[j]);
             if !v.is_finite() {
                 return Ok(Err(non_finite(problem, packing, i, first_failure)));
             }

@@ -341,6 +341,22 @@ impl<'m> Problem<'m> {
         }
     }
 
+    /// [`Problem::evaluate`] at each of `points` (theta, omega), all from
+    /// the same warm start: the points of a finite-difference stencil,
+    /// evaluated in parallel (each is a function of its inputs alone, so
+    /// the results do not depend on the thread count), in order.
+    fn evaluate_points(
+        &self,
+        points: &[(Vec<f64>, DMatrix<f64>)],
+        start: &[Vec<f64>],
+        metrics: &[Option<DMatrix<f64>>],
+    ) -> Vec<Result<PointValue, FitError>> {
+        points
+            .par_iter()
+            .map(|(theta, omega)| self.evaluate(theta, omega, start, metrics))
+            .collect()
+    }
+
     fn n_obs(&self) -> usize {
         self.obs.iter().map(Observations::len).sum()
     }
@@ -522,6 +538,28 @@ impl outer::Objective for Search<'_, '_> {
 
     fn parts(&self) -> &[f64] {
         &self.last_parts
+    }
+
+    fn eval_points(&mut self, xs: &[Vec<f64>]) -> Result<Vec<(f64, Vec<f64>)>, FitError> {
+        let points: Vec<(Vec<f64>, DMatrix<f64>)> =
+            xs.iter().map(|x| self.packing.from_x(x)).collect();
+        let results =
+            self.problem
+                .evaluate_points(&points, &self.anchor_etas, &self.anchor_metrics);
+        // As `eval` one point after the other would leave it: the first
+        // error in order, the last point's parts and modes.
+        let mut out = Vec::with_capacity(xs.len());
+        for (x, r) in xs.iter().zip(results) {
+            let v = r?;
+            self.last_parts.clear();
+            self.last_parts.extend(v.subjects.iter().map(|s| s.ofv));
+            self.last = v
+                .total
+                .is_finite()
+                .then(|| (x.clone(), v.subjects.into_iter().map(|s| s.eta).collect()));
+            out.push((v.total, self.last_parts.clone()));
+        }
+        Ok(out)
     }
 }
 

@@ -77,6 +77,18 @@ pub(crate) trait Objective {
     /// The independent contributions (subjects) summing to the last
     /// evaluated objective; empty when the objective has no such parts.
     fn parts(&self) -> &[f64];
+    /// The objective and its parts at each of `xs`, none of them an
+    /// anchor, as if evaluated one after the other with [`Objective::eval`]:
+    /// the points of a finite-difference stencil, which are independent of
+    /// each other, so an objective may evaluate them in parallel.
+    fn eval_points(&mut self, xs: &[Vec<f64>]) -> Result<Vec<(f64, Vec<f64>)>, FitError> {
+        xs.iter()
+            .map(|x| {
+                let f = self.eval(x, false)?;
+                Ok((f, self.parts().to_vec()))
+            })
+            .collect()
+    }
 }
 
 pub(crate) struct Options {
@@ -110,20 +122,29 @@ fn gradient(
     let mut g = vec![0.0; n];
     let mut scores = vec![0.0; m * n];
     let mut with_parts = m > 0;
-    let mut xp = x.to_vec();
-    let mut plus = Vec::new();
+    // Every point of the stencil first (x + hᵢeᵢ, then x − hᵢeᵢ when
+    // central), evaluated together.
+    let per = if central { 2 } else { 1 };
+    let mut points = Vec::with_capacity(per * n);
     for i in 0..n {
         let h = step(x[i]);
+        let mut xp = x.to_vec();
         xp[i] = x[i] + h;
-        let fp = obj.eval(&xp, false)?;
-        plus.clear();
-        plus.extend_from_slice(obj.parts());
-        *evals += 1;
+        points.push(xp);
+        if central {
+            let mut xm = x.to_vec();
+            xm[i] = x[i] - h;
+            points.push(xm);
+        }
+    }
+    let values = obj.eval_points(&points)?;
+    *evals += points.len();
+    for i in 0..n {
+        let h = step(x[i]);
+        let (fp, plus) = &values[per * i];
         let (fm, minus, width) = if central {
-            xp[i] = x[i] - h;
-            let fm = obj.eval(&xp, false)?;
-            *evals += 1;
-            (fm, obj.parts(), 2.0 * h)
+            let (fm, minus) = &values[per * i + 1];
+            (*fm, minus.as_slice(), 2.0 * h)
         } else {
             (f, f_parts, h)
         };
@@ -134,7 +155,6 @@ fn gradient(
                 scores[k * n + i] = (plus[k] - minus[k]) / width;
             }
         }
-        xp[i] = x[i];
     }
     if !with_parts {
         scores.clear();
