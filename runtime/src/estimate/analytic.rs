@@ -48,21 +48,32 @@ struct Sens {
     d_k: f64,
 }
 
-/// `γ(x, dt) = (1 − e^{−x·dt})/x` and `∂γ/∂x`, accurate for every
-/// `x·dt ≥ 0` (series below 1e-2, where the closed forms cancel).
-fn gamma(x: f64, dt: f64) -> (f64, f64) {
+/// `γ(x, dt) = (1 − e^{−x·dt})/x`, `∂γ/∂x` and `e^{−x·dt}`, accurate for
+/// every `x·dt ≥ 0` (series below 1e-2, where the closed forms cancel).
+/// The exponential comes from the same `expm1` (absolute error ε, which is
+/// all `∂γ/∂x = (dt·e^{−x·dt} − γ)/x` needs), so one transcendental call
+/// serves all three.
+fn gamma(x: f64, dt: f64) -> (f64, f64, f64) {
     let z = x * dt;
     if z < 1e-2 {
         // γ = dt·Σ (−z)^n/(n+1)!, ∂γ/∂x = −dt²·Σ (n+1)(−z)^n/(n+2)!.
-        let g = dt * (1.0 - z * (1.0 / 2.0 - z * (1.0 / 6.0 - z * (1.0 / 24.0 - z / 120.0))));
+        // Six terms: the first omitted is below 2e-16 relative.
+        let g = dt
+            * (1.0
+                - z * (1.0 / 2.0
+                    - z * (1.0 / 6.0 - z * (1.0 / 24.0 - z * (1.0 / 120.0 - z / 720.0)))));
         let dg = -dt
             * dt
-            * (1.0 / 2.0 - z * (1.0 / 3.0 - z * (1.0 / 8.0 - z * (1.0 / 30.0 - z / 144.0))));
-        (g, dg)
+            * (1.0 / 2.0
+                - z * (1.0 / 3.0
+                    - z * (1.0 / 8.0 - z * (1.0 / 30.0 - z * (1.0 / 144.0 - z / 840.0)))));
+        (g, dg, 1.0 - x * g)
     } else {
-        let g = -(-z).exp_m1() / x;
-        let dg = (dt * (-z).exp() - g) / x;
-        (g, dg)
+        let em1 = (-z).exp_m1();
+        let g = -em1 / x;
+        let e = 1.0 + em1;
+        let dg = (dt * e - g) / x;
+        (g, dg, e)
     }
 }
 
@@ -85,14 +96,21 @@ impl Rates {
             d_k: central.d_k * ek - dt * central.v * ek,
         };
         if depot.v != 0.0 || depot.d_ka != 0.0 || depot.d_k != 0.0 {
-            let ea = (-ka * dt).exp();
             // φ = e^{−m·dt}·γ(δ, dt) with m = min(ka, k), δ = |ka − k|.
-            let (m_is_k, em, delta) = if ka >= k {
-                (true, ek, ka - k)
+            let (m_is_k, delta) = if ka >= k {
+                (true, ka - k)
             } else {
-                (false, ea, k - ka)
+                (false, k - ka)
             };
-            let (g, dg) = gamma(delta, dt);
+            let (g, dg, ed) = gamma(delta, dt);
+            // e^{−ka·dt} = e^{−k·dt}·e^{−δ·dt} when ka ≥ k, to full relative
+            // accuracy while e^{−δ·dt} is not small (it is ≥ 1/e here).
+            let ea = if m_is_k && delta * dt <= 1.0 {
+                ek * ed
+            } else {
+                (-ka * dt).exp()
+            };
+            let em = if m_is_k { ek } else { ea };
             let phi = em * g;
             // ∂φ/∂m = −dt·φ, ∂φ/∂δ = e^{−m·dt}·∂γ/∂δ.
             let dphi_dm = -dt * phi;
@@ -113,7 +131,7 @@ impl Rates {
             };
         }
         if rc != 0.0 {
-            let (g, dg) = gamma(k, dt);
+            let (g, dg, _) = gamma(k, dt);
             c.v += rc * g;
             c.d_k += rc * dg;
         }
@@ -728,14 +746,16 @@ mod tests {
             (0.004999, 2.0),
             (0.005001, 2.0),
             (2.0, 0.1),
+            (3.0, 10.0),
         ] {
-            let (g, dg) = gamma(x, dt);
-            let exact = (1.0 - (-x * dt).exp()) / x;
-            // ∂γ/∂x by a central difference of the closed form in long
-            // double-free form: γ'(x) = (dt·e^{−x·dt} − γ)/x.
-            let exact_d = (dt * (-x * dt).exp() - exact) / x;
+            let (g, dg, e) = gamma(x, dt);
+            let exp = (-x * dt).exp();
+            let exact = (1.0 - exp) / x;
+            // γ'(x) = (dt·e^{−x·dt} − γ)/x, accurate away from x·dt = 0.
+            let exact_d = (dt * exp - exact) / x;
+            assert!((e - exp).abs() <= 4e-16, "e^(-{x}·{dt}) = {e} vs {exp}");
             assert!(
-                (g - exact).abs() <= 1e-12 * exact,
+                (g - exact).abs() <= 1e-14 * exact,
                 "γ({x}, {dt}) = {g} vs {exact}"
             );
             let tol = if x * dt < 0.05 { 1e-8 } else { 1e-12 };
@@ -744,7 +764,7 @@ mod tests {
                 "γ'({x}, {dt}) = {dg} vs {exact_d}"
             );
         }
-        assert_eq!(gamma(0.0, 2.5), (2.5, -2.5 * 2.5 / 2.0));
+        assert_eq!(gamma(0.0, 2.5), (2.5, -2.5 * 2.5 / 2.0, 1.0));
     }
 
     #[test]
