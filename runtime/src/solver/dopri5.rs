@@ -255,7 +255,7 @@ impl Dopri5 {
                     hnew = hnew.min(h);
                 }
                 last_rejected = false;
-                let stiff = detect_stiff && self.stiffness_test(h);
+                let stiff = detect_stiff && self.stiffness.due() && self.stiffness_test(h);
                 if let Some(d) = dense.as_deref_mut() {
                     self.write_dense(d, t, h, y, last);
                 }
