@@ -150,10 +150,14 @@ pub(crate) fn compute(
             }
         }
     }
-    let natural: Vec<_> = points.iter().map(|p| packing.from_psi(p)).collect();
-    let mut values = problem
-        .evaluate_points(&natural, etas, &metrics)
-        .into_iter();
+    let natural: Vec<_> = points
+        .iter()
+        .map(|p| {
+            let (theta, omega) = packing.from_psi(p);
+            (theta, omega, etas.to_vec())
+        })
+        .collect();
+    let mut values = problem.evaluate_points(&natural, &metrics).into_iter();
     // Read back in order, as evaluating one point after the other would:
     // the first error, and the first non-finite point for the report.
     let mut eval = || -> Result<(f64, Vec<f64>), FitError> {

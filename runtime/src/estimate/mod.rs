@@ -249,6 +249,10 @@ pub(crate) struct Problem<'m> {
     pool: Mutex<Vec<Box<Workspace<'m>>>>,
 }
 
+/// A point of a finite-difference stencil: theta, omega, and the modes its
+/// inner problems start from.
+pub(crate) type StencilPoint = (Vec<f64>, DMatrix<f64>, Vec<Vec<f64>>);
+
 /// A workspace borrowed from a problem's pool, returned to it on drop.
 pub(crate) struct PooledWorkspace<'p, 'm> {
     ws: Option<Box<Workspace<'m>>>,
@@ -341,19 +345,18 @@ impl<'m> Problem<'m> {
         }
     }
 
-    /// [`Problem::evaluate`] at each of `points` (theta, omega), all from
-    /// the same warm start: the points of a finite-difference stencil,
+    /// [`Problem::evaluate`] at each of `points` (theta, omega, warm
+    /// start): the points of a finite-difference stencil,
     /// evaluated in parallel (each is a function of its inputs alone, so
     /// the results do not depend on the thread count), in order.
     fn evaluate_points(
         &self,
-        points: &[(Vec<f64>, DMatrix<f64>)],
-        start: &[Vec<f64>],
+        points: &[StencilPoint],
         metrics: &[Option<DMatrix<f64>>],
     ) -> Vec<Result<PointValue, FitError>> {
         points
             .par_iter()
-            .map(|(theta, omega)| self.evaluate(theta, omega, start, metrics))
+            .map(|(theta, omega, start)| self.evaluate(theta, omega, start, metrics))
             .collect()
     }
 
@@ -500,6 +503,14 @@ struct Search<'p, 'm> {
     last: Option<(Vec<f64>, Vec<Vec<f64>>)>,
     /// The subjects' contributions at the last evaluation.
     last_parts: Vec<f64>,
+    /// The anchor's point.
+    anchor_x: Vec<f64>,
+    /// Per coordinate of `x`, the change of every subject's mode per unit
+    /// change of that coordinate (subjects × etas, flattened), from the
+    /// last gradient's stencil: a stencil point then starts its inner
+    /// problems from the modes predicted to first order instead of the
+    /// anchor's, and most need one Newton step fewer.
+    mode_slopes: Vec<Option<Vec<f64>>>,
 }
 
 impl Search<'_, '_> {
@@ -507,6 +518,77 @@ impl Search<'_, '_> {
         let (theta, omega) = self.packing.from_x(x);
         self.anchor_metrics = self.problem.metrics(&theta, &omega, &etas);
         self.anchor_etas = etas;
+        self.anchor_x = x.to_vec();
+    }
+
+    /// The coordinate in which `x` differs from the anchor, when it
+    /// differs in exactly one (a point of a gradient's stencil).
+    fn stencil_axis(&self, x: &[f64]) -> Option<usize> {
+        if x.len() != self.anchor_x.len() {
+            return None;
+        }
+        let mut axis = None;
+        for (i, (a, b)) in x.iter().zip(&self.anchor_x).enumerate() {
+            if a != b {
+                if axis.is_some() {
+                    return None;
+                }
+                axis = Some(i);
+            }
+        }
+        axis
+    }
+
+    /// Where the inner problems of the stencil point `x` start: the
+    /// anchor's modes moved along the last measured slopes of its axis.
+    fn predicted_modes(&self, x: &[f64]) -> Vec<Vec<f64>> {
+        let mut etas = self.anchor_etas.clone();
+        let Some(i) = self.stencil_axis(x) else {
+            return etas;
+        };
+        let Some(Some(slope)) = self.mode_slopes.get(i) else {
+            return etas;
+        };
+        let dx = x[i] - self.anchor_x[i];
+        let mut slope = slope.iter();
+        for eta in etas.iter_mut() {
+            for (e, d) in eta.iter_mut().zip(slope.by_ref()) {
+                *e += d * dx;
+            }
+        }
+        etas
+    }
+
+    /// The slopes of the modes along each axis from a stencil's points and
+    /// their modes (central differences where both sides are finite,
+    /// otherwise one side against the anchor).
+    fn measure_slopes(&mut self, xs: &[Vec<f64>], modes: &[Option<Vec<Vec<f64>>>]) {
+        let n = self.anchor_x.len();
+        // Per axis: the points above and below the anchor with finite modes.
+        let mut sides: Vec<[Option<usize>; 2]> = vec![[None, None]; n];
+        for (p, x) in xs.iter().enumerate() {
+            if let (Some(i), Some(_)) = (self.stencil_axis(x), &modes[p]) {
+                sides[i][usize::from(x[i] < self.anchor_x[i])] = Some(p);
+            }
+        }
+        self.mode_slopes.resize(n, None);
+        for (i, side) in sides.iter().enumerate() {
+            let ((x1, m1), (x0, m0)) = match *side {
+                [Some(a), Some(b)] => ((xs[a][i], &modes[a]), (xs[b][i], &modes[b])),
+                [Some(a), None] => ((xs[a][i], &modes[a]), (self.anchor_x[i], &None)),
+                [None, Some(b)] => ((self.anchor_x[i], &None), (xs[b][i], &modes[b])),
+                [None, None] => continue,
+            };
+            let anchor = &self.anchor_etas;
+            let (m1, m0) = (m1.as_ref().unwrap_or(anchor), m0.as_ref().unwrap_or(anchor));
+            let width = x1 - x0;
+            let slope: Vec<f64> = m1
+                .iter()
+                .zip(m0)
+                .flat_map(|(u, b)| u.iter().zip(b).map(move |(u, b)| (u - b) / width))
+                .collect();
+            self.mode_slopes[i] = slope.iter().all(|v| v.is_finite()).then_some(slope);
+        }
     }
 }
 
@@ -541,11 +623,24 @@ impl outer::Objective for Search<'_, '_> {
     }
 
     fn eval_points(&mut self, xs: &[Vec<f64>]) -> Result<Vec<(f64, Vec<f64>)>, FitError> {
-        let points: Vec<(Vec<f64>, DMatrix<f64>)> =
-            xs.iter().map(|x| self.packing.from_x(x)).collect();
-        let results =
-            self.problem
-                .evaluate_points(&points, &self.anchor_etas, &self.anchor_metrics);
+        let points: Vec<_> = xs
+            .iter()
+            .map(|x| {
+                let (theta, omega) = self.packing.from_x(x);
+                (theta, omega, self.predicted_modes(x))
+            })
+            .collect();
+        let results = self.problem.evaluate_points(&points, &self.anchor_metrics);
+        let modes: Vec<Option<Vec<Vec<f64>>>> = results
+            .iter()
+            .map(|r| match r {
+                Ok(v) if v.total.is_finite() => {
+                    Some(v.subjects.iter().map(|s| s.eta.clone()).collect())
+                }
+                _ => None,
+            })
+            .collect();
+        self.measure_slopes(xs, &modes);
         // As `eval` one point after the other would leave it: the first
         // error in order, the last point's parts and modes.
         let mut out = Vec::with_capacity(xs.len());
@@ -625,6 +720,8 @@ fn fit_on_worker(
         anchor_metrics: Vec::new(),
         last: None,
         last_parts: Vec::new(),
+        anchor_x: Vec::new(),
+        mode_slopes: Vec::new(),
     };
     let mut log = Vec::new();
     let mut record = |it: &Iteration| {
