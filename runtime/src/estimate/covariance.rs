@@ -19,7 +19,7 @@
 //!   or `S⁻¹` on request — NONMEM's `MATRIX` options.
 
 use super::params::{Packing, PsiEntry};
-use super::{FitError, Problem};
+use super::{FitError, PointValue, Problem};
 use nalgebra::{DMatrix, SymmetricEigen};
 
 /// Which matrix the covariance is computed from.
@@ -129,35 +129,67 @@ pub(crate) fn compute(
         let (theta, omega) = packing.from_psi(psi);
         problem.metrics(&theta, &omega, etas)
     };
-    // Every point of the stencil, evaluated together (in parallel), in
-    // the order the formulas below read them: ψ; ψ ± hᵢeᵢ for each i; the
-    // corners ψ ± (hᵢeᵢ + hⱼeⱼ) for each j < i.
-    let mut points = vec![psi.to_vec()];
+    // Every point of the stencil, evaluated in parallel, in the order the
+    // formulas below read them: ψ and ψ ± hᵢeᵢ for each i first; then the
+    // corners ψ ± (hᵢeᵢ + hⱼeⱼ) for each j < i, whose inner problems start
+    // from the modes predicted by the axis points' (central differences
+    // of the modes along each axis), one Newton step closer than ψ's.
+    let at = |p: Vec<f64>, start: Vec<Vec<f64>>| {
+        let (theta, omega) = packing.from_psi(&p);
+        (theta, omega, start)
+    };
+    let mut axis_points = vec![at(psi.to_vec(), etas.to_vec())];
     for i in 0..n {
         for sign in [1.0, -1.0] {
             let mut p = psi.to_vec();
             p[i] = psi[i] + sign * h[i];
-            points.push(p);
+            axis_points.push(at(p, etas.to_vec()));
         }
     }
+    let axis_values = problem.evaluate_points(&axis_points, &metrics);
+    // Per axis, the modes' change over ±hᵢ, halved: ∂η̂/∂ψᵢ·hᵢ (zero when
+    // a side is not finite).
+    let modes = |r: &Result<PointValue, FitError>| -> Option<Vec<Vec<f64>>> {
+        match r {
+            Ok(v) if v.total.is_finite() => {
+                Some(v.subjects.iter().map(|s| s.eta.clone()).collect())
+            }
+            _ => None,
+        }
+    };
+    let half_change: Vec<Option<Vec<Vec<f64>>>> = (0..n)
+        .map(|i| {
+            let up = modes(&axis_values[1 + 2 * i])?;
+            let down = modes(&axis_values[2 + 2 * i])?;
+            Some(
+                up.iter()
+                    .zip(&down)
+                    .map(|(u, d)| u.iter().zip(d).map(|(u, d)| 0.5 * (u - d)).collect())
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut corner_points = Vec::with_capacity(n * n.saturating_sub(1));
     for i in 0..n {
         for j in 0..i {
             for sign in [1.0, -1.0] {
                 let mut p = psi.to_vec();
                 p[i] = psi[i] + sign * h[i];
                 p[j] = psi[j] + sign * h[j];
-                points.push(p);
+                let mut start = etas.to_vec();
+                for change in [&half_change[i], &half_change[j]].into_iter().flatten() {
+                    for (e, c) in start.iter_mut().zip(change) {
+                        for (e, c) in e.iter_mut().zip(c) {
+                            *e += sign * c;
+                        }
+                    }
+                }
+                corner_points.push(at(p, start));
             }
         }
     }
-    let natural: Vec<_> = points
-        .iter()
-        .map(|p| {
-            let (theta, omega) = packing.from_psi(p);
-            (theta, omega, etas.to_vec())
-        })
-        .collect();
-    let mut values = problem.evaluate_points(&natural, &metrics).into_iter();
+    let corner_values = problem.evaluate_points(&corner_points, &metrics);
+    let mut values = axis_values.into_iter().chain(corner_values);
     // Read back in order, as evaluating one point after the other would:
     // the first error, and the first non-finite point for the report.
     let mut eval = || -> Result<(f64, Vec<f64>), FitError> {
