@@ -134,6 +134,61 @@ fn data_objective(
     fixed_v: Option<&[f64]>,
     with_derivatives: bool,
 ) -> (f64, DVector<f64>, DMatrix<f64>) {
+    // Unrolled for the usual numbers of etas (the same operations in the
+    // same order as the general loop, so the same results to the bit).
+    match ne {
+        1 => data_objective_n::<1>(ev, fixed_v, with_derivatives),
+        2 => data_objective_n::<2>(ev, fixed_v, with_derivatives),
+        3 => data_objective_n::<3>(ev, fixed_v, with_derivatives),
+        4 => data_objective_n::<4>(ev, fixed_v, with_derivatives),
+        _ => data_objective_any(ev, ne, fixed_v, with_derivatives),
+    }
+}
+
+fn data_objective_n<const N: usize>(
+    ev: &Evaluation,
+    fixed_v: Option<&[f64]>,
+    with_derivatives: bool,
+) -> (f64, DVector<f64>, DMatrix<f64>) {
+    let mut l = 0.0;
+    let mut grad = [0.0; N];
+    // Column-major, as nalgebra stores it: a[(k, m)] at a[m][k].
+    let mut a = [[0.0; N]; N];
+    let interaction = fixed_v.is_none();
+    for (j, res) in ev.res.iter().enumerate() {
+        let v = fixed_v.map_or(res.v, |v| v[j]);
+        l += v.ln() + res.r * res.r / v;
+        if !with_derivatives {
+            continue;
+        }
+        let g: [f64; N] = ev.g[j * N..(j + 1) * N].try_into().unwrap_or([0.0; N]);
+        let dv: [f64; N] = ev.dv[j * N..(j + 1) * N].try_into().unwrap_or([0.0; N]);
+        let cv = 1.0 / v - res.r * res.r / (v * v);
+        for k in 0..N {
+            grad[k] += -2.0 * res.r * g[k] / v + if interaction { cv * dv[k] } else { 0.0 };
+            for m in 0..N {
+                a[m][k] += g[k] * g[m] / v
+                    + if interaction {
+                        0.5 * dv[k] * dv[m] / (v * v)
+                    } else {
+                        0.0
+                    };
+            }
+        }
+    }
+    (
+        l,
+        DVector::from_column_slice(&grad),
+        DMatrix::from_column_slice(N, N, a.as_flattened()),
+    )
+}
+
+fn data_objective_any(
+    ev: &Evaluation,
+    ne: usize,
+    fixed_v: Option<&[f64]>,
+    with_derivatives: bool,
+) -> (f64, DVector<f64>, DMatrix<f64>) {
     let mut l = 0.0;
     let mut grad = DVector::zeros(ne);
     let mut a = DMatrix::zeros(ne, ne);
