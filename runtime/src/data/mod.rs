@@ -140,6 +140,19 @@ impl Record {
         }
     }
 
+    /// Whether `other` has the same occasion and covariates, to the bit:
+    /// a model whose parameters ignore time then gives both the same
+    /// individual parameters.
+    pub fn same_inputs(&self, other: &Record) -> bool {
+        self.occ.to_bits() == other.occ.to_bits()
+            && self.covariates.len() == other.covariates.len()
+            && self
+                .covariates
+                .iter()
+                .zip(&other.covariates)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
     /// Whether the record resets the system (EVID 3 and 4).
     pub fn resets(&self) -> bool {
         matches!(self.evid, Evid::Reset | Evid::ResetDose(_))

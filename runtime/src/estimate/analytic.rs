@@ -176,6 +176,20 @@ struct EtaSlopes {
     to: usize,
 }
 
+impl EtaSlopes {
+    /// `(∂A_c/∂η, ∂A_d/∂η)` from the amounts' partials in `(ka, k)` (the
+    /// depot's is 0 for the IV model).
+    fn state_slopes(&self, cent: &Sens, depot: &Sens, oral: bool) -> (f64, f64) {
+        let sc = cent.d_ka * self.d_ka + cent.d_k * self.d_k;
+        let sd = if oral {
+            depot.d_ka * self.d_ka + depot.d_k * self.d_k
+        } else {
+            0.0
+        };
+        (sc, sd)
+    }
+}
+
 /// What the kernel made of a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -241,15 +255,7 @@ impl<'m> OneCompartment<'m> {
             return Outcome::Declined;
         };
         // One parameter set for the whole subject.
-        let constant = records.iter().all(|r| {
-            r.occ.to_bits() == first.occ.to_bits()
-                && r.covariates.len() == first.covariates.len()
-                && r.covariates
-                    .iter()
-                    .zip(&first.covariates)
-                    .all(|(a, b)| a.to_bits() == b.to_bits())
-        });
-        if !constant {
+        if !records.iter().all(|r| r.same_inputs(first)) {
             return Outcome::Declined;
         }
         let cov = &first.covariates[..];
@@ -435,12 +441,7 @@ impl Partials<'_> {
         let jy_c = column(self.jy, c);
         let jy_d = column(self.jy, 0);
         for (e, out) in self.per_eta.iter().zip(d.chunks_exact_mut(N)) {
-            let sc = cent.d_ka * e.d_ka + cent.d_k * e.d_k;
-            let sd = if c == 1 {
-                depot.d_ka * e.d_ka + depot.d_k * e.d_k
-            } else {
-                0.0
-            };
+            let (sc, sd) = e.state_slopes(cent, depot, c == 1);
             let mut acc = [0.0; N];
             for l in 0..N {
                 acc[l] = jy_c[l] * sc + jy_d[l] * sd;
@@ -461,12 +462,7 @@ impl Partials<'_> {
         let jy_c = &self.jy[c * nobs..(c + 1) * nobs];
         let jy_d = &self.jy[..nobs];
         for (e, out) in self.per_eta.iter().zip(d.chunks_exact_mut(nobs)) {
-            let sc = cent.d_ka * e.d_ka + cent.d_k * e.d_k;
-            let sd = if c == 1 {
-                depot.d_ka * e.d_ka + depot.d_k * e.d_k
-            } else {
-                0.0
-            };
+            let (sc, sd) = e.state_slopes(cent, depot, c == 1);
             for l in 0..nobs {
                 out[l] = jy_c[l] * sc + jy_d[l] * sd;
             }

@@ -188,15 +188,7 @@ impl<'m> Runner<'m> {
         for (i, r) in records.iter().enumerate() {
             // Parameters that depend on neither time nor a changed
             // covariate or occasion are the previous record's.
-            let same = i > 0 && !uses_time && {
-                let q = &records[i - 1];
-                q.occ.to_bits() == r.occ.to_bits()
-                    && q.covariates.len() == r.covariates.len()
-                    && q.covariates
-                        .iter()
-                        .zip(&r.covariates)
-                        .all(|(a, b)| a.to_bits() == b.to_bits())
-            };
+            let same = i > 0 && !uses_time && records[i - 1].same_inputs(r);
             if same {
                 self.params.copy_within((i - 1) * np..i * np, i * np);
             } else {
