@@ -149,14 +149,7 @@ pub(crate) fn compute(
     let axis_values = problem.evaluate_points(&axis_points, &metrics);
     // Per axis, the modes' change over ±hᵢ, halved: ∂η̂/∂ψᵢ·hᵢ (zero when
     // a side is not finite).
-    let modes = |r: &Result<PointValue, FitError>| -> Option<Vec<Vec<f64>>> {
-        match r {
-            Ok(v) if v.total.is_finite() => {
-                Some(v.subjects.iter().map(|s| s.eta.clone()).collect())
-            }
-            _ => None,
-        }
-    };
+    let modes = |r: &Result<PointValue, FitError>| r.as_ref().ok().and_then(PointValue::modes);
     let half_change: Vec<Option<Vec<Vec<f64>>>> = (0..n)
         .map(|i| {
             let up = modes(&axis_values[1 + 2 * i])?;

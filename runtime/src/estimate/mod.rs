@@ -289,6 +289,16 @@ pub(crate) struct PointValue {
     pub failure: Option<SimError>,
 }
 
+impl PointValue {
+    /// Every subject's mode, when the objective at this point is finite
+    /// (what the next points' warm starts are predicted from).
+    fn modes(&self) -> Option<Vec<Vec<f64>>> {
+        self.total
+            .is_finite()
+            .then(|| self.subjects.iter().map(|s| s.eta.clone()).collect())
+    }
+}
+
 impl<'m> Problem<'m> {
     /// The problem of fitting `data`; every estimation goes through here,
     /// so this is where censored observations are refused.
@@ -633,12 +643,7 @@ impl outer::Objective for Search<'_, '_> {
         let results = self.problem.evaluate_points(&points, &self.anchor_metrics);
         let modes: Vec<Option<Vec<Vec<f64>>>> = results
             .iter()
-            .map(|r| match r {
-                Ok(v) if v.total.is_finite() => {
-                    Some(v.subjects.iter().map(|s| s.eta.clone()).collect())
-                }
-                _ => None,
-            })
+            .map(|r| r.as_ref().ok().and_then(PointValue::modes))
             .collect();
         self.measure_slopes(xs, &modes);
         // As `eval` one point after the other would leave it: the first

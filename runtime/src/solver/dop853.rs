@@ -858,6 +858,20 @@ mod tests {
         d[0] = -0.5 * y[0];
     }
 
+    /// Issue 6's depot: `y' = −y` (ka = 1 1/h).
+    fn depot(_t: f64, y: &[f64], d: &mut [f64]) {
+        d[0] = -y[0];
+    }
+
+    /// Issue 6's tolerances (rtol 1e-6, atol 1e-9).
+    fn workload_tolerances() -> SolverOptions {
+        SolverOptions {
+            rtol: 1e-6,
+            atol: 1e-9,
+            ..SolverOptions::default()
+        }
+    }
+
     /// A rotation: from `(1, 0)`, `y = (cos t, sin t)`.
     fn rotation(_t: f64, y: &[f64], d: &mut [f64]) {
         d[0] = -y[1];
@@ -952,16 +966,11 @@ mod tests {
         // hour. Most steps are cut to end on a sample (no extra stages: 12
         // evaluations per step instead of 15), and those samples are the
         // steps' own end states.
-        let opts = SolverOptions {
-            rtol: 1e-6,
-            atol: 1e-9,
-            ..SolverOptions::default()
-        };
+        let opts = workload_tolerances();
         let times: Vec<f64> = (1..=24).map(f64::from).collect();
         let mut out = vec![0.0; times.len()];
         let mut solver = Dop853::new(1, opts);
         let mut y = [100.0];
-        let mut depot = |_t: f64, y: &[f64], d: &mut [f64]| d[0] = -y[0];
         let (outcome, written) = solver
             .integrate_dense(&mut depot, 0.0, 24.0, &mut y, &times, &mut out, false)
             .expect("integrates");
@@ -984,12 +993,7 @@ mod tests {
     fn a_sample_at_the_end_of_the_interval_is_landed_on_safely() {
         // The interval's end is also its last sample: a step stretched to
         // end on it must be the last one (not followed by an empty step).
-        let opts = SolverOptions {
-            rtol: 1e-6,
-            atol: 1e-9,
-            ..SolverOptions::default()
-        };
-        let mut depot = |_t: f64, y: &[f64], d: &mut [f64]| d[0] = -y[0];
+        let opts = workload_tolerances();
         for k in 0..200 {
             let t1 = 3.0 + f64::from(k) * 0.01;
             let mut times: Vec<f64> = (1..=3).map(f64::from).filter(|&s| s < t1).collect();
@@ -1013,12 +1017,7 @@ mod tests {
         // h after whole hours, so the first step is cut to 1e-9 h to join
         // their grid. The next step is the one planned before the cut, not
         // six times the cut one (which took a dozen steps to regrow).
-        let opts = SolverOptions {
-            rtol: 1e-6,
-            atol: 1e-9,
-            ..SolverOptions::default()
-        };
-        let mut depot = |_t: f64, y: &[f64], d: &mut [f64]| d[0] = -y[0];
+        let opts = workload_tolerances();
         let mut solver = Dop853::new(1, opts);
         let mut y = [100.0];
         solver
@@ -1040,11 +1039,7 @@ mod tests {
 
     #[test]
     fn restart_after_a_dose_takes_the_step_settled_on_after_the_last_one() {
-        let opts = SolverOptions {
-            rtol: 1e-6,
-            atol: 1e-9,
-            ..SolverOptions::default()
-        };
+        let opts = workload_tolerances();
         let mut s = Dop853::new(2, opts);
         let mut y = [0.0, 0.0];
         let mut steps = Vec::new();
@@ -1127,11 +1122,7 @@ mod tests {
     fn stiff_problem_is_detected() {
         // y' = −1000 (y − cos t): the step is held at the stability
         // boundary long before accuracy would limit it.
-        let opts = SolverOptions {
-            rtol: 1e-6,
-            atol: 1e-9,
-            ..SolverOptions::default()
-        };
+        let opts = workload_tolerances();
         let mut s = Dop853::new(1, opts);
         let mut y = [0.0];
         let mut f = |t: f64, y: &[f64], d: &mut [f64]| d[0] = -1000.0 * (y[0] - t.cos());
