@@ -18,6 +18,7 @@
 //! - covariance `R⁻¹ S R⁻¹` (default, robust to misspecification), `R⁻¹`
 //!   or `S⁻¹` on request — NONMEM's `MATRIX` options.
 
+use super::objective::Finish;
 use super::params::{Packing, PsiEntry};
 use super::{FitError, PointValue, Problem};
 use nalgebra::{DMatrix, SymmetricEigen};
@@ -125,15 +126,17 @@ pub(crate) fn compute(
     let h = packing.psi_steps(psi, 1e-3);
     // The first non-finite point, described for the report.
     let mut first_failure: Option<(Option<String>, Option<String>)> = None;
-    let metrics = {
+    let anchors = {
         let (theta, omega) = packing.from_psi(psi);
-        problem.metrics(&theta, &omega, etas)
+        problem.anchors(&theta, &omega, etas)
     };
     // Every point of the stencil, evaluated in parallel, in the order the
     // formulas below read them: ψ and ψ ± hᵢeᵢ for each i first; then the
     // corners ψ ± (hᵢeᵢ + hⱼeⱼ) for each j < i, whose inner problems start
     // from the modes predicted by the axis points' (central differences
-    // of the modes along each axis), one Newton step closer than ψ's.
+    // of the modes along each axis), one Newton step closer than ψ's, and
+    // finish with one step when that step is small ([`Finish::OneStep`]);
+    // the axis points, which start from ψ's modes, solve theirs fully.
     let at = |p: Vec<f64>, start: Vec<Vec<f64>>| {
         let (theta, omega) = packing.from_psi(&p);
         (theta, omega, start)
@@ -146,7 +149,7 @@ pub(crate) fn compute(
             axis_points.push(at(p, etas.to_vec()));
         }
     }
-    let axis_values = problem.evaluate_points(&axis_points, &metrics);
+    let axis_values = problem.evaluate_points(&axis_points, &anchors, Finish::Converged);
     // Per axis, the modes' change over ±hᵢ, halved: ∂η̂/∂ψᵢ·hᵢ (zero when
     // a side is not finite).
     let modes = |r: &Result<PointValue, FitError>| r.as_ref().ok().and_then(PointValue::modes);
@@ -181,7 +184,7 @@ pub(crate) fn compute(
             }
         }
     }
-    let corner_values = problem.evaluate_points(&corner_points, &metrics);
+    let corner_values = problem.evaluate_points(&corner_points, &anchors, Finish::OneStep);
     let mut values = axis_values.into_iter().chain(corner_values);
     // Read back in order, as evaluating one point after the other would:
     // the first error, and the first non-finite point for the report.

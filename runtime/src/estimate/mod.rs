@@ -38,7 +38,9 @@ use crate::model::Model;
 use crate::simulate::SimError;
 use crate::solver::SolverOptions;
 use nalgebra::DMatrix;
-use objective::{subject_metric, subject_objective, OmegaFactors, SubjectObjective};
+use objective::{
+    subject_metric, subject_objective, Anchor, Finish, OmegaFactors, SubjectObjective,
+};
 use predict::{Derivatives, Observations, Workspace};
 use rayon::prelude::*;
 use std::fmt;
@@ -362,11 +364,12 @@ impl<'m> Problem<'m> {
     fn evaluate_points(
         &self,
         points: &[StencilPoint],
-        metrics: &[Option<DMatrix<f64>>],
+        anchors: &[Option<Anchor>],
+        finish: Finish,
     ) -> Vec<Result<PointValue, FitError>> {
         points
             .par_iter()
-            .map(|(theta, omega, start)| self.evaluate(theta, omega, start, metrics))
+            .map(|(theta, omega, start)| self.evaluate(theta, omega, start, anchors, finish))
             .collect()
     }
 
@@ -375,8 +378,9 @@ impl<'m> Problem<'m> {
     }
 
     /// The objective at `theta`, `omega`, each subject's inner problem
-    /// started from `start[i]` (with Newton metric `metrics[i]`, when
-    /// `metrics` is not empty: see [`objective::subject_metric`]).
+    /// started from `start[i]` (with the Newton metric of `anchors[i]`,
+    /// when `anchors` is not empty: see [`objective::subject_metric`]) and
+    /// solved as `finish` says.
     /// Non-finite when `omega` is not positive definite or a subject's
     /// objective is not finite; an error only when a subject cannot be
     /// simulated.
@@ -385,7 +389,8 @@ impl<'m> Problem<'m> {
         theta: &[f64],
         omega: &DMatrix<f64>,
         start: &[Vec<f64>],
-        metrics: &[Option<DMatrix<f64>>],
+        anchors: &[Option<Anchor>],
+        finish: Finish,
     ) -> Result<PointValue, FitError> {
         let Some(om) = OmegaFactors::new(omega.clone()) else {
             return Ok(PointValue {
@@ -425,7 +430,8 @@ impl<'m> Problem<'m> {
                         self.how[i],
                         self.method,
                         &start[i],
-                        metrics.get(i).and_then(Option::as_ref),
+                        anchors.get(i).and_then(Option::as_ref),
+                        finish,
                     )
                 },
             )
@@ -462,14 +468,14 @@ impl<'m> Problem<'m> {
 }
 
 impl Problem<'_> {
-    /// Each subject's Newton metric at its mode `etas[i]` (the anchor of
-    /// the next evaluations); `None` where it cannot be computed.
-    fn metrics(
+    /// Each subject's anchor at its mode `etas[i]` (for the next
+    /// evaluations); `None` where it cannot be computed.
+    fn anchors(
         &self,
         theta: &[f64],
         omega: &DMatrix<f64>,
         etas: &[Vec<f64>],
-    ) -> Vec<Option<DMatrix<f64>>> {
+    ) -> Vec<Option<Anchor>> {
         let Some(om) = OmegaFactors::new(omega.clone()) else {
             return vec![None; etas.len()];
         };
@@ -507,7 +513,7 @@ struct Search<'p, 'm> {
     problem: &'p Problem<'m>,
     packing: &'p Packing,
     anchor_etas: Vec<Vec<f64>>,
-    anchor_metrics: Vec<Option<DMatrix<f64>>>,
+    anchors: Vec<Option<Anchor>>,
     /// The point and modes of the last finite evaluation, for
     /// `anchor_last`.
     last: Option<(Vec<f64>, Vec<Vec<f64>>)>,
@@ -526,7 +532,7 @@ struct Search<'p, 'm> {
 impl Search<'_, '_> {
     fn set_anchor(&mut self, x: &[f64], etas: Vec<Vec<f64>>) {
         let (theta, omega) = self.packing.from_x(x);
-        self.anchor_metrics = self.problem.metrics(&theta, &omega, &etas);
+        self.anchors = self.problem.anchors(&theta, &omega, &etas);
         self.anchor_etas = etas;
         self.anchor_x = x.to_vec();
     }
@@ -605,9 +611,13 @@ impl Search<'_, '_> {
 impl outer::Objective for Search<'_, '_> {
     fn eval(&mut self, x: &[f64], anchor: bool) -> Result<f64, FitError> {
         let (theta, omega) = self.packing.from_x(x);
-        let v = self
-            .problem
-            .evaluate(&theta, &omega, &self.anchor_etas, &self.anchor_metrics)?;
+        let v = self.problem.evaluate(
+            &theta,
+            &omega,
+            &self.anchor_etas,
+            &self.anchors,
+            Finish::Converged,
+        )?;
         self.last = None;
         self.last_parts.clear();
         self.last_parts.extend(v.subjects.iter().map(|s| s.ofv));
@@ -640,7 +650,9 @@ impl outer::Objective for Search<'_, '_> {
                 (theta, omega, self.predicted_modes(x))
             })
             .collect();
-        let results = self.problem.evaluate_points(&points, &self.anchor_metrics);
+        let results = self
+            .problem
+            .evaluate_points(&points, &self.anchors, Finish::OneStep);
         let modes: Vec<Option<Vec<Vec<f64>>>> = results
             .iter()
             .map(|r| r.as_ref().ok().and_then(PointValue::modes))
@@ -722,7 +734,7 @@ fn fit_on_worker(
         problem: &problem,
         packing: &packing,
         anchor_etas: vec![vec![0.0; ne]; data.subjects.len()],
-        anchor_metrics: Vec::new(),
+        anchors: Vec::new(),
         last: None,
         last_parts: Vec::new(),
         anchor_x: Vec::new(),
@@ -738,7 +750,7 @@ fn fit_on_worker(
     };
     let initial = {
         let (t, o) = packing.from_x(&x0);
-        let v = problem.evaluate(&t, &o, &search.anchor_etas, &[])?;
+        let v = problem.evaluate(&t, &o, &search.anchor_etas, &[], Finish::Converged)?;
         if !v.total.is_finite() {
             // Say which subject, and why when its simulation failed.
             if let Some(e) = v.failure {
@@ -776,8 +788,13 @@ fn fit_on_worker(
     }
     let (theta, omega) = packing.from_x(&outcome.x);
     // Final modes, from the anchor of the last iterate.
-    let final_value =
-        problem.evaluate(&theta, &omega, &search.anchor_etas, &search.anchor_metrics)?;
+    let final_value = problem.evaluate(
+        &theta,
+        &omega,
+        &search.anchor_etas,
+        &search.anchors,
+        Finish::Converged,
+    )?;
     let on_bounds = packing.thetas_on_bounds(&theta);
     let psi = packing.to_psi(&theta, &omega);
     let etas: Vec<Vec<f64>> = final_value.subjects.iter().map(|s| s.eta.clone()).collect();
@@ -832,5 +849,7 @@ pub fn objective_at(
     let problem = Problem::new(model, &sensitized, data, method, solver, true, theta)?;
     let omega = DMatrix::from_row_slice(ne, ne, omega);
     let start = vec![vec![0.0; ne]; data.subjects.len()];
-    Ok(problem.evaluate(theta, &omega, &start, &[])?.total)
+    Ok(problem
+        .evaluate(theta, &omega, &start, &[], Finish::Converged)?
+        .total)
 }
