@@ -39,6 +39,7 @@ use crate::data::Subject;
 use crate::events::{resolve, Action, ResolvedDose, Schedule};
 use crate::model::{DoseProps, Model};
 use crate::pk::LinearKind;
+use std::collections::HashMap;
 
 /// A value with its partial derivatives with respect to `ka` and `k`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -155,16 +156,27 @@ pub(crate) struct OneCompartment<'m> {
     nonzero: Vec<(usize, f64)>,
     props: Vec<DoseProps>,
     doses: Vec<Option<ResolvedDose>>,
-    /// The schedule of `scheduled`'s records with `doses`: a subject's
-    /// consecutive runs at one theta (its inner problem) differ only in
-    /// eta, which the doses of a subject on this path do not depend on.
-    schedule: Schedule,
-    /// Address and length of the records `schedule` was built for.
-    scheduled: Option<(usize, usize)>,
-    scheduled_doses: Vec<Option<ResolvedDose>>,
+    /// The schedules of the subjects this worker has run: a subject's
+    /// doses on this path do not depend on eta, and in most models not on
+    /// theta either, so its schedule is built once per fit instead of once
+    /// per run.
+    schedules: HashMap<(usize, usize), CachedSchedule>,
     jy: Vec<f64>,
     jp: Vec<f64>,
 }
+
+/// A subject's schedule, for the doses it was built with, keyed by the
+/// address and length of the subject's records (stable while the data is
+/// borrowed by the fit).
+#[derive(Debug)]
+struct CachedSchedule {
+    doses: Vec<Option<ResolvedDose>>,
+    schedule: Schedule,
+}
+
+/// Most schedules one worker keeps (a dataset larger than this rebuilds
+/// them as it goes, as if uncached).
+const MAX_CACHED_SCHEDULES: usize = 4096;
 
 /// One eta's effect on the rate constants and the parameters.
 #[derive(Debug, Clone, Copy, Default)]
@@ -225,9 +237,7 @@ impl<'m> OneCompartment<'m> {
             nonzero: Vec::new(),
             props: Vec::new(),
             doses: Vec::new(),
-            schedule: Schedule::new(),
-            scheduled: None,
-            scheduled_doses: Vec::new(),
+            schedules: HashMap::new(),
             jy: Vec::new(),
             jp: Vec::new(),
         })
@@ -328,12 +338,23 @@ impl<'m> OneCompartment<'m> {
             };
             self.doses.push(dose);
         }
-        let key = Some((records.as_ptr() as usize, records.len()));
-        if self.scheduled != key || self.scheduled_doses != self.doses {
-            self.schedule.build(records, &self.doses);
-            self.scheduled = key;
-            self.scheduled_doses.clone_from(&self.doses);
+        let key = (records.as_ptr() as usize, records.len());
+        if self.schedules.len() >= MAX_CACHED_SCHEDULES && !self.schedules.contains_key(&key) {
+            self.schedules.clear();
         }
+        let cached = self.schedules.entry(key).or_insert_with(|| {
+            let mut schedule = Schedule::new();
+            schedule.build(records, &self.doses);
+            CachedSchedule {
+                doses: self.doses.clone(),
+                schedule,
+            }
+        });
+        if cached.doses != self.doses {
+            cached.schedule.build(records, &self.doses);
+            cached.doses.clone_from(&self.doses);
+        }
+        let schedule = &cached.schedule;
 
         let width = nobs * (1 + ne);
         buf.clear();
@@ -344,7 +365,7 @@ impl<'m> OneCompartment<'m> {
         let mut t = first.time;
         let mut remaining = obs.records.len();
         let mut y = [0.0; 2];
-        for ev in self.schedule.events() {
+        for ev in schedule.events() {
             if ev.time > t {
                 rates.advance(&mut depot, &mut cent, rc, ev.time - t);
                 t = ev.time;

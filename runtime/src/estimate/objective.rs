@@ -22,7 +22,7 @@
 use super::predict::{Derivatives, Evaluation, Observations, Workspace};
 use super::{FitError, Method};
 use crate::data::Subject;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 
 /// Most Newton iterations of the inner problem.
 const INNER_MAX_ITERATIONS: usize = 200;
@@ -57,9 +57,9 @@ const ONE_STEP_BELOW: f64 = 1e-10;
 /// current iterate of the outer search) start from.
 #[derive(Debug, Clone)]
 pub(crate) struct Anchor {
-    /// Half the exact Hessian of `L` at the mode, saddle-free (see
-    /// [`exact_half_hessian`]): the Newton metric.
-    pub metric: DMatrix<f64>,
+    /// Cholesky factor of half the exact Hessian of `L` at the mode,
+    /// saddle-free (see [`exact_half_hessian`]): the Newton metric.
+    pub factor: Cholesky<f64, Dyn>,
     /// `∂log|A|/∂η` at the mode, by forward differences (the runs that
     /// give `metric` give it too): the first-order change of the objective's
     /// log-determinant over a last Newton step, for [`Finish::OneStep`].
@@ -162,13 +162,18 @@ fn individual_objective(
 /// Adds the prior term `ηᵀΩ⁻¹η` and its exact derivatives to the data's
 /// part of `L`, its gradient and half-Hessian.
 fn with_prior(
-    (l, grad, a): (f64, DVector<f64>, DMatrix<f64>),
+    (mut l, mut grad, mut a): (f64, DVector<f64>, DMatrix<f64>),
     eta: &[f64],
     om: &OmegaFactors,
 ) -> (f64, DVector<f64>, DMatrix<f64>) {
-    let e = DVector::from_column_slice(eta);
-    let oe = &om.inverse * &e;
-    (l + e.dot(&oe), grad + 2.0 * oe, a + &om.inverse)
+    // In place (this runs once per model run of the inner problem).
+    for (k, row) in om.inverse.row_iter().enumerate() {
+        let oe: f64 = row.iter().zip(eta).map(|(w, e)| w * e).sum();
+        l += eta[k] * oe;
+        grad[k] += 2.0 * oe;
+    }
+    a += &om.inverse;
+    (l, grad, a)
 }
 
 /// The data's part of [`individual_objective`]: `L(η)` without the prior
@@ -264,13 +269,43 @@ fn data_objective_any(
 
 /// `log|A|` by Cholesky; `None` when `A` is not positive definite.
 fn log_det_pd(a: &DMatrix<f64>) -> Option<f64> {
-    if a.nrows() == 0 {
+    let n = a.nrows();
+    if n == 0 {
         return Some(0.0);
     }
-    let chol = a.clone().cholesky()?;
-    let v = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+    let v = if n <= SMALL {
+        // On the stack: this runs once per subject and evaluation.
+        let mut l = [0.0; SMALL * SMALL];
+        let mut v = 0.0;
+        for j in 0..n {
+            let mut d = a[(j, j)];
+            for k in 0..j {
+                d -= l[j * SMALL + k] * l[j * SMALL + k];
+            }
+            if d.is_nan() || d <= 0.0 {
+                return None;
+            }
+            let d = d.sqrt();
+            l[j * SMALL + j] = d;
+            v += d.ln();
+            for i in j + 1..n {
+                let mut x = a[(i, j)];
+                for k in 0..j {
+                    x -= l[i * SMALL + k] * l[j * SMALL + k];
+                }
+                l[i * SMALL + j] = x / d;
+            }
+        }
+        2.0 * v
+    } else {
+        let chol = a.clone().cholesky()?;
+        2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>()
+    };
     v.is_finite().then_some(v)
 }
+
+/// Largest matrix [`log_det_pd`] factors on the stack.
+const SMALL: usize = 8;
 
 /// The non-finite objective value a failed evaluation contributes, so the
 /// outer search steps back.
@@ -298,9 +333,9 @@ pub(crate) fn subject_objective(
     finish: Finish,
 ) -> Result<SubjectObjective, FitError> {
     let ne = eta_start.len();
-    let zeros = vec![0.0; ne];
     match method {
         Method::Fo => {
+            let zeros = vec![0.0; ne];
             let mut ev = Evaluation::default();
             ws.evaluate(theta, &zeros, subject, obs, how, &mut ev)?;
             Ok(SubjectObjective {
@@ -319,7 +354,8 @@ pub(crate) fn subject_objective(
             let (mut l, mut a) = loop {
                 ws.evaluate(theta, &eta, subject, obs, how, &mut ev)?;
                 let data = data_objective(&ev, ne, fv, true);
-                let data_grad = data.1.clone();
+                let exact = iterations >= INNER_GAUSS_NEWTON;
+                let data_grad = exact.then(|| data.1.clone());
                 let (l, grad, a) = with_prior(data, &eta, om);
                 if !l.is_finite() || !grad.iter().all(|g| g.is_finite()) {
                     if iterations == 0 && eta.iter().any(|&e| e != 0.0) {
@@ -331,19 +367,28 @@ pub(crate) fn subject_objective(
                     }
                     return Ok(infeasible(eta, iterations));
                 }
-                let metric = if iterations >= INNER_GAUSS_NEWTON {
-                    exact_half_hessian(ws, theta, om, subject, obs, how, fv, &eta, &data_grad)?
-                        .map_or_else(|| a.clone(), |(m, _)| m)
-                } else if let Some(anchor) = anchor {
-                    anchor.metric.clone()
-                } else {
-                    a.clone()
+                let own_factor;
+                let factor = match (data_grad, anchor) {
+                    (Some(data_grad), _) => {
+                        let metric = exact_half_hessian(
+                            ws, theta, om, subject, obs, how, fv, &eta, &data_grad,
+                        )?
+                        .map_or_else(|| a.clone(), |(m, _)| m);
+                        own_factor = metric.cholesky();
+                        own_factor.as_ref()
+                    }
+                    (None, Some(anchor)) => Some(&anchor.factor),
+                    (None, None) => {
+                        own_factor = a.clone().cholesky();
+                        own_factor.as_ref()
+                    }
                 };
-                let Some(chol) = metric.cholesky() else {
+                let Some(factor) = factor else {
                     return Ok(infeasible(eta, iterations));
                 };
                 // Newton step on L with Hessian 2·metric.
-                let step = chol.solve(&(-0.5 * &grad));
+                let mut step = -0.5 * &grad;
+                factor.solve_mut(&mut step);
                 let decrement = -grad.dot(&step);
                 if decrement <= INNER_DECREMENT || iterations >= INNER_MAX_ITERATIONS {
                     break (l, a);
@@ -518,13 +563,13 @@ pub(crate) fn subject_metric(
             .zip(eta)
             .map(|(ld, e)| (ld - log_det) / (HESSIAN_STEP * e.abs().max(1.0))),
     );
-    Ok(log_det_slope
-        .iter()
-        .all(|v| v.is_finite())
-        .then_some(Anchor {
-            metric,
-            log_det_slope,
-        }))
+    if !log_det_slope.iter().all(|v| v.is_finite()) {
+        return Ok(None);
+    }
+    Ok(metric.cholesky().map(|factor| Anchor {
+        factor,
+        log_det_slope,
+    }))
 }
 
 /// Half the Hessian of `L` at `eta`, its data part by forward differences
@@ -550,7 +595,7 @@ fn exact_half_hessian(
     fixed_v: Option<&[f64]>,
     eta: &[f64],
     data_grad: &DVector<f64>,
-) -> Result<Option<(DMatrix<f64>, Vec<f64>)>, FitError> {
+) -> Result<Option<(DMatrix<f64>, LogDets)>, FitError> {
     let Some((data, a_at)) = half_hessian(
         ws,
         theta,
@@ -586,6 +631,16 @@ fn exact_half_hessian(
     )))
 }
 
+/// `log|A|` at each point of [`exact_half_hessian`]'s differences.
+type LogDets = Vec<f64>;
+
+/// The data's part of `A` at one point.
+type DataA = DMatrix<f64>;
+
+/// [`half_hessian`]'s result: the half Hessian and the data's `A` at
+/// each `η + h_k e_k`.
+type DataHessian = (DMatrix<f64>, Vec<DataA>);
+
 /// How [`half_hessian`] differences the data's exact gradient.
 enum Differences<'a> {
     /// Forward, from the data's gradient at `eta` (`n_η` runs): a Newton
@@ -612,13 +667,13 @@ fn half_hessian(
     fixed_v: Option<&[f64]>,
     eta: &[f64],
     differences: Differences<'_>,
-) -> Result<Option<(DMatrix<f64>, Vec<DMatrix<f64>>)>, FitError> {
+) -> Result<Option<DataHessian>, FitError> {
     let ne = eta.len();
     let mut h = DMatrix::zeros(ne, ne);
     let mut a_at = Vec::with_capacity(ne);
     let mut ev = ws.take_evaluation();
     let mut e = eta.to_vec();
-    let mut gradient_at = |e: &[f64]| -> Result<Option<(DVector<f64>, DMatrix<f64>)>, FitError> {
+    let mut gradient_at = |e: &[f64]| -> Result<Option<(DVector<f64>, DataA)>, FitError> {
         ws.evaluate(theta, e, subject, obs, how, &mut ev)?;
         let (l, g, a) = data_objective(&ev, ne, fixed_v, true);
         Ok((l.is_finite() && g.iter().all(|v| v.is_finite())).then_some((g, a)))

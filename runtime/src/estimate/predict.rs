@@ -2,18 +2,17 @@
 //! respect to the subject's random effects.
 
 use super::analytic::{OneCompartment, Outcome};
-use super::residual::{residual, Residual, Slopes};
+use super::residual::{residual_sensitivity, Residual};
 use super::sensitivity::{depends_on_eta, Sensitized};
 use super::FitError;
 use crate::data::{Evid, Record, Subject};
-use crate::model::{ErrorModel, Model};
+use crate::model::{ErrorModel, Model, ModelInfo};
 use crate::simulate::runner::{RunError, Runner, SubjectEtas};
 use crate::solver::SolverOptions;
 
 /// The endpoint a record is observed through: index of its prediction in
 /// the `observe` slice, and its error model.
-pub(crate) fn endpoint(model: &dyn Model, record: &Record) -> (usize, ErrorModel) {
-    let info = model.info();
+pub(crate) fn endpoint(info: &ModelInfo, record: &Record) -> (usize, ErrorModel) {
     let e = info
         .endpoints
         .get(record.endpoint)
@@ -82,8 +81,6 @@ pub(crate) struct Workspace<'m> {
     obs: Vec<f64>,
     jy: Vec<f64>,
     jp: Vec<f64>,
-    /// Scratch of `collect`: ∂f, ∂e₀, ∂e₁ of one observation.
-    slopes: Vec<f64>,
     /// Evaluations handed back by the inner problem, reused so that their
     /// buffers are not allocated again for every subject.
     spare: Vec<Evaluation>,
@@ -109,7 +106,6 @@ impl<'m> Workspace<'m> {
             obs: Vec::new(),
             jy: Vec::new(),
             jp: Vec::new(),
-            slopes: Vec::new(),
             spare: Vec::new(),
             fd_lo: Vec::new(),
             fd_hi: Vec::new(),
@@ -174,17 +170,10 @@ impl<'m> Workspace<'m> {
         out.g.clear();
         out.dv.clear();
         for (&i, &y) in obs.records.iter().zip(&obs.dv) {
-            let (pi, em) = endpoint(self.model, &subject.records[i]);
+            let (pi, em) = endpoint(info, &subject.records[i]);
             let o = &self.obs[i * nobs..(i + 1) * nobs];
-            out.res.push(residual(
-                em,
-                y,
-                o[pi],
-                &o[pi + 1..],
-                Slopes::default(),
-                &mut [],
-                &mut [],
-            ));
+            out.res
+                .push(residual_sensitivity(em, y, o[pi], &o[pi + 1..]).0);
         }
         Ok(())
     }
@@ -334,45 +323,24 @@ impl<'m> Workspace<'m> {
         out.g.resize(obs.len() * ne, 0.0);
         out.dv.clear();
         out.dv.resize(obs.len() * ne, 0.0);
-        // Per observation, the eta derivatives of its prediction and of its
-        // first two error parameters (zero when absent), side by side.
-        let slopes = &mut self.slopes;
-        slopes.clear();
-        slopes.resize(3 * ne, 0.0);
         for (j, (&i, &y)) in obs.records.iter().zip(&obs.dv).enumerate() {
-            let (pi, em) = endpoint(self.model, &subject.records[i]);
+            let (pi, em) = endpoint(info, &subject.records[i]);
             let rec = &self.obs[i * width..(i + 1) * width];
             let o = &rec[..nobs];
-            // ∂(observe slice entry l)/∂η_k = rec[nobs·(1+k) + l].
-            for (m, block) in slopes.chunks_mut(ne).enumerate() {
-                let used = m == 0 || m <= em.n_params();
-                for (k, v) in block.iter_mut().enumerate() {
-                    *v = if used {
-                        rec[nobs * (1 + k) + pi + m]
-                    } else {
-                        0.0
-                    };
-                }
+            let (res, sens) = residual_sensitivity(em, y, o[pi], &o[pi + 1..]);
+            out.res.push(res);
+            // ∂(observe slice entry l)/∂η_k = rec[nobs·(1+k) + l]: the
+            // prediction's at l = pi, its error parameters' after it (zero
+            // when the error model has fewer).
+            let used = em.n_params();
+            let gf = &mut out.g[j * ne..(j + 1) * ne];
+            let gv = &mut out.dv[j * ne..(j + 1) * ne];
+            for (k, (gf, gv)) in gf.iter_mut().zip(gv.iter_mut()).enumerate() {
+                let d = &rec[nobs * (1 + k) + pi..];
+                let d0 = if used >= 1 { d[1] } else { 0.0 };
+                let d1 = if used >= 2 { d[2] } else { 0.0 };
+                (*gf, *gv) = sens.along(d[0], d0, d1);
             }
-            let (df, rest) = slopes.split_at(ne);
-            let (de0, de1) = rest.split_at(ne);
-            let (gf, gv) = (
-                &mut out.g[j * ne..(j + 1) * ne],
-                &mut out.dv[j * ne..(j + 1) * ne],
-            );
-            out.res.push(residual(
-                em,
-                y,
-                o[pi],
-                &o[pi + 1..],
-                Slopes {
-                    f: df,
-                    e0: de0,
-                    e1: de1,
-                },
-                gf,
-                gv,
-            ));
         }
     }
 }

@@ -15,31 +15,41 @@ pub(crate) struct Residual {
     pub f: f64,
 }
 
-/// Derivatives, one entry per direction, of a prediction and of its first
-/// and second error parameters (empty when not needed).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Slopes<'a> {
-    pub f: &'a [f64],
-    pub e0: &'a [f64],
-    pub e1: &'a [f64],
+/// How the likelihood's prediction and variance move with the model's
+/// outputs: `∂f/∂(prediction)` on the likelihood's scale, and `∂V/∂` the
+/// prediction and the first two error parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Sensitivity {
+    pub f_scale: f64,
+    pub dv_df: f64,
+    pub dv_de0: f64,
+    pub dv_de1: f64,
+}
+
+impl Sensitivity {
+    /// `(∂f, ∂V)` along one direction, from the direction's derivatives
+    /// of the prediction and the two error parameters.
+    #[inline]
+    pub fn along(&self, d: f64, d0: f64, d1: f64) -> (f64, f64) {
+        (
+            d * self.f_scale,
+            self.dv_df * d + self.dv_de0 * d0 + self.dv_de1 * d1,
+        )
+    }
 }
 
 /// The residual of observing `y` with prediction `f` and error parameters
-/// `e`; with `slopes`, also the derivatives of the prediction (on the
-/// likelihood's scale) and of the variance, written into `gf` and `gv`.
-pub(crate) fn residual(
+/// `e`, and how it moves with them.
+pub(crate) fn residual_sensitivity(
     model: ErrorModel,
     y: f64,
     f: f64,
     e: &[f64],
-    slopes: Slopes<'_>,
-    gf: &mut [f64],
-    gv: &mut [f64],
-) -> Residual {
+) -> (Residual, Sensitivity) {
     let e0 = e.first().copied().unwrap_or(f64::NAN);
     let e1 = e.get(1).copied().unwrap_or(f64::NAN);
     // (scale of f, ∂v/∂f, ∂v/∂e0, ∂v/∂e1) on the likelihood's scale.
-    let (res, dvdf, dvde0, dvde1, fscale) = match model {
+    let (res, dv_df, dv_de0, dv_de1, f_scale) = match model {
         ErrorModel::Additive => (
             Residual {
                 r: y - f,
@@ -85,12 +95,13 @@ pub(crate) fn residual(
             1.0 / f,
         ),
     };
-    for (k, (gfk, gvk)) in gf.iter_mut().zip(gv.iter_mut()).enumerate() {
-        let d = slopes.f.get(k).copied().unwrap_or(0.0);
-        let d0 = slopes.e0.get(k).copied().unwrap_or(0.0);
-        let d1 = slopes.e1.get(k).copied().unwrap_or(0.0);
-        *gfk = d * fscale;
-        *gvk = dvdf * d + dvde0 * d0 + dvde1 * d1;
-    }
-    res
+    (
+        res,
+        Sensitivity {
+            f_scale,
+            dv_df,
+            dv_de0,
+            dv_de1,
+        },
+    )
 }
