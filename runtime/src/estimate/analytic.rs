@@ -265,7 +265,7 @@ impl<'m> OneCompartment<'m> {
             return Outcome::Declined;
         };
         // One parameter set for the whole subject.
-        if !records.iter().all(|r| r.same_inputs(first)) {
+        if !obs.uniform_inputs {
             return Outcome::Declined;
         }
         let cov = &first.covariates[..];
@@ -388,7 +388,7 @@ impl<'m> OneCompartment<'m> {
                 }
                 Action::Reset | Action::SteadyState { .. } => return Outcome::Declined,
                 Action::Record { index } => {
-                    if obs.records.binary_search(&index).is_err() {
+                    if !obs.wanted[index] {
                         continue;
                     }
                     remaining -= 1;

@@ -202,12 +202,14 @@ fn data_objective_n<const N: usize>(
 ) -> (f64, DVector<f64>, DMatrix<f64>) {
     let mut l = 0.0;
     let mut grad = [0.0; N];
-    // Column-major, as nalgebra stores it: a[(k, m)] at a[m][k].
+    // Column-major, as nalgebra stores it: a[(k, m)] at a[m][k]; the
+    // lower triangle (m ≤ k) summed, the upper filled from it at the end.
     let mut a = [[0.0; N]; N];
     let interaction = fixed_v.is_none();
+    let mut log_v = LastLog::default();
     for (j, res) in ev.res.iter().enumerate() {
         let v = fixed_v.map_or(res.v, |v| v[j]);
-        l += v.ln() + res.r * res.r / v;
+        l += log_v.of(v) + res.r * res.r / v;
         if !with_derivatives {
             continue;
         }
@@ -216,7 +218,7 @@ fn data_objective_n<const N: usize>(
         let cv = 1.0 / v - res.r * res.r / (v * v);
         for k in 0..N {
             grad[k] += -2.0 * res.r * g[k] / v + if interaction { cv * dv[k] } else { 0.0 };
-            for m in 0..N {
+            for m in 0..=k {
                 a[m][k] += g[k] * g[m] / v
                     + if interaction {
                         0.5 * dv[k] * dv[m] / (v * v)
@@ -226,11 +228,37 @@ fn data_objective_n<const N: usize>(
             }
         }
     }
-    (
-        l,
-        DVector::from_column_slice(&grad),
-        DMatrix::from_column_slice(N, N, a.as_flattened()),
-    )
+    let mut a = DMatrix::from_column_slice(N, N, a.as_flattened());
+    a.fill_upper_triangle_with_lower_triangle();
+    (l, DVector::from_column_slice(&grad), a)
+}
+
+/// `ln v` of the last variance seen: observations with the same error
+/// (an additive or log-normal error model) share their variance, whose
+/// logarithm is then taken once per subject instead of once per
+/// observation.
+struct LastLog {
+    v: f64,
+    ln: f64,
+}
+
+impl Default for LastLog {
+    /// Nothing seen: NaN equals no variance.
+    fn default() -> Self {
+        LastLog {
+            v: f64::NAN,
+            ln: f64::NAN,
+        }
+    }
+}
+
+impl LastLog {
+    fn of(&mut self, v: f64) -> f64 {
+        if v != self.v {
+            *self = LastLog { v, ln: v.ln() };
+        }
+        self.ln
+    }
 }
 
 fn data_objective_any(
@@ -242,9 +270,10 @@ fn data_objective_any(
     let mut l = 0.0;
     let mut grad = DVector::zeros(ne);
     let mut a = DMatrix::zeros(ne, ne);
+    let mut log_v = LastLog::default();
     for (j, res) in ev.res.iter().enumerate() {
         let v = fixed_v.map_or(res.v, |v| v[j]);
-        l += v.ln() + res.r * res.r / v;
+        l += log_v.of(v) + res.r * res.r / v;
         if !with_derivatives {
             continue;
         }
@@ -254,7 +283,7 @@ fn data_objective_any(
         let cv = 1.0 / v - res.r * res.r / (v * v);
         for k in 0..ne {
             grad[k] += -2.0 * res.r * g[k] / v + if interaction { cv * dv[k] } else { 0.0 };
-            for m in 0..ne {
+            for m in 0..=k {
                 a[(k, m)] += g[k] * g[m] / v
                     + if interaction {
                         0.5 * dv[k] * dv[m] / (v * v)
@@ -264,6 +293,7 @@ fn data_objective_any(
             }
         }
     }
+    a.fill_upper_triangle_with_lower_triangle();
     (l, grad, a)
 }
 
@@ -721,4 +751,123 @@ fn fo_objective(ev: &Evaluation, om: &OmegaFactors) -> Option<f64> {
     let log_det = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
     let ofv = log_det + r.dot(&chol.solve(&r));
     ofv.is_finite().then_some(ofv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::residual::Residual;
+
+    /// Observations with repeated and changing variances, a zero variance
+    /// last; `ne` etas.
+    fn evaluation(ne: usize, zero_variance: bool) -> Evaluation {
+        let vs = [0.49, 0.49, 0.49, 1.3, 1.3, 0.2, 0.49];
+        let mut ev = Evaluation::default();
+        for (j, &v) in vs.iter().enumerate() {
+            let x = j as f64;
+            let v = if zero_variance && j == vs.len() - 1 {
+                0.0
+            } else {
+                v
+            };
+            ev.res.push(Residual {
+                r: 0.3 * (x - 2.5),
+                v,
+                f: 1.0 + x,
+            });
+            for k in 0..ne {
+                ev.g.push((x + 1.0) * (k as f64 + 0.5).sin());
+                ev.dv.push(0.1 * (x - k as f64).cos());
+            }
+        }
+        ev
+    }
+
+    /// `L`, its gradient and `A` from first principles, one observation
+    /// at a time.
+    fn by_definition(ev: &Evaluation, ne: usize, interaction: bool) -> (f64, Vec<f64>, Vec<f64>) {
+        let mut l = 0.0;
+        let mut grad = vec![0.0; ne];
+        let mut a = vec![0.0; ne * ne];
+        for (j, res) in ev.res.iter().enumerate() {
+            let (r, v) = (res.r, res.v);
+            l += v.ln() + r * r / v;
+            for k in 0..ne {
+                let (g, dv) = (ev.g[j * ne + k], ev.dv[j * ne + k]);
+                let di = if interaction { dv } else { 0.0 };
+                grad[k] += -2.0 * r * g / v + di * (1.0 / v - r * r / (v * v));
+                for m in 0..ne {
+                    let (gm, dvm) = (ev.g[j * ne + m], ev.dv[j * ne + m]);
+                    let dm = if interaction { dvm } else { 0.0 };
+                    a[k * ne + m] += g * gm / v + 0.5 * di * dm / (v * v);
+                }
+            }
+        }
+        (l, grad, a)
+    }
+
+    #[test]
+    fn the_unrolled_and_general_data_objectives_agree_with_the_definition() {
+        for ne in 1..=5 {
+            for interaction in [true, false] {
+                let ev = evaluation(ne, false);
+                let fixed: Vec<f64> = ev.res.iter().map(|r| r.v).collect();
+                let fixed_v = (!interaction).then_some(fixed.as_slice());
+                let (l, grad, a) = data_objective(&ev, ne, fixed_v, true);
+                let (l0, grad0, a0) = by_definition(&ev, ne, interaction);
+                let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * y.abs().max(1.0);
+                assert!(close(l, l0), "ne {ne}: {l} vs {l0}");
+                for k in 0..ne {
+                    assert!(close(grad[k], grad0[k]), "ne {ne} grad {k}");
+                    for m in 0..ne {
+                        assert!(close(a[(k, m)], a0[k * ne + m]), "ne {ne} a ({k}, {m})");
+                        assert_eq!(a[(k, m)], a[(m, k)], "symmetric");
+                    }
+                }
+                if ne <= 4 {
+                    // The unrolled kernels do the general loop's
+                    // operations in its order: the same bits.
+                    let any = data_objective_any(&ev, ne, fixed_v, true);
+                    assert_eq!(any.0.to_bits(), l.to_bits());
+                    assert_eq!(any.1, grad);
+                    assert_eq!(any.2, a);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_variance_gives_a_non_finite_objective() {
+        for ne in [3, 5] {
+            let (l, _, _) = data_objective(&evaluation(ne, true), ne, None, true);
+            assert!(!l.is_finite(), "ne {ne}: {l}");
+        }
+    }
+
+    #[test]
+    fn log_det_on_the_stack_equals_nalgebra_and_refuses_indefinite_matrices() {
+        for n in [1, 3, 8, 9] {
+            let m = DMatrix::from_fn(n, n, |i, j| {
+                if i == j {
+                    4.0 + i as f64
+                } else {
+                    1.0 / (1.0 + (i + j) as f64)
+                }
+            });
+            let reference = 2.0
+                * m.clone()
+                    .cholesky()
+                    .expect("positive definite")
+                    .l()
+                    .diagonal()
+                    .iter()
+                    .map(|d| d.ln())
+                    .sum::<f64>();
+            let got = log_det_pd(&m).expect("positive definite");
+            assert!((got - reference).abs() < 1e-12, "n {n}: {got} vs {reference}");
+            let mut indefinite = m.clone();
+            indefinite[(n - 1, n - 1)] = -1.0;
+            assert_eq!(log_det_pd(&indefinite), None, "n {n}");
+        }
+    }
 }

@@ -27,19 +27,36 @@ pub(crate) struct Observations {
     /// Record indices.
     pub records: Vec<usize>,
     pub dv: Vec<f64>,
+    /// Per record of the subject: whether it is one of `records`.
+    pub wanted: Vec<bool>,
+    /// Whether every record has the first's covariates and occasion, so
+    /// that a model whose individual parameters ignore time has one
+    /// parameter set for the whole subject.
+    pub uniform_inputs: bool,
 }
 
 impl Observations {
     pub fn of(subject: &Subject) -> Self {
         let mut records = Vec::new();
         let mut dv = Vec::new();
+        let mut wanted = vec![false; subject.records.len()];
         for (i, r) in subject.records.iter().enumerate() {
             if let (Evid::Observation, false, Some(y)) = (&r.evid, r.mdv, r.dv) {
                 records.push(i);
                 dv.push(y);
+                wanted[i] = true;
             }
         }
-        Observations { records, dv }
+        let uniform_inputs = subject
+            .records
+            .first()
+            .is_some_and(|first| subject.records.iter().all(|r| r.same_inputs(first)));
+        Observations {
+            records,
+            dv,
+            wanted,
+            uniform_inputs,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -224,10 +241,10 @@ impl<'m> Workspace<'m> {
         self.jy.resize(nobs * ns, 0.0);
         self.jp.resize(nobs * np, 0.0);
         let (buf, jy, jp) = (&mut self.obs, &mut self.jy, &mut self.jp);
-        let wanted = &obs.records;
+        let wanted = &obs.wanted;
         self.sens
             .run_with(theta, subject, &etas, |index, t, y, p, cov| {
-                if wanted.binary_search(&index).is_err() {
+                if !wanted[index] {
                     return;
                 }
                 let (x, s) = y.split_at(ns);
