@@ -134,9 +134,9 @@ pub(crate) fn compute(
     // formulas below read them: ψ and ψ ± hᵢeᵢ for each i first; then the
     // corners ψ ± (hᵢeᵢ + hⱼeⱼ) for each j < i, whose inner problems start
     // from the modes predicted by the axis points' (central differences
-    // of the modes along each axis), one Newton step closer than ψ's, and
-    // finish with one step when that step is small ([`Finish::OneStep`]);
-    // the axis points, which start from ψ's modes, solve theirs fully.
+    // of the modes along each axis), one Newton step closer than ψ's.
+    // Every point finishes with one step once that step is small
+    // ([`Finish::OneStep`]).
     let at = |p: Vec<f64>, start: Vec<Vec<f64>>| {
         let (theta, omega) = packing.from_psi(&p);
         (theta, omega, start)
@@ -149,7 +149,7 @@ pub(crate) fn compute(
             axis_points.push(at(p, etas.to_vec()));
         }
     }
-    let axis_values = problem.evaluate_points(&axis_points, &anchors, Finish::Converged);
+    let axis_values = problem.evaluate_points(&axis_points, &anchors, Finish::OneStep);
     // Per axis, the modes' change over ±hᵢ, halved: ∂η̂/∂ψᵢ·hᵢ (zero when
     // a side is not finite).
     let modes = |r: &Result<PointValue, FitError>| r.as_ref().ok().and_then(PointValue::modes);
