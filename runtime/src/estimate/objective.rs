@@ -61,17 +61,18 @@ pub(crate) struct Anchor {
     /// saddle-free (see [`exact_half_hessian`]): the Newton metric.
     pub factor: Cholesky<f64, Dyn>,
     /// `∂log|A|/∂η` at the mode, by forward differences (the runs that
-    /// give `metric` give it too): the first-order change of the objective's
-    /// log-determinant over a last Newton step, for [`Finish::OneStep`].
-    pub log_det_slope: DVector<f64>,
+    /// give the metric give it too): the first-order change of the
+    /// objective's log-determinant over a last Newton step, for
+    /// [`Finish::OneStep`]; `None` when not finite (the metric still
+    /// serves).
+    pub log_det_slope: Option<DVector<f64>>,
 }
 
 /// How far an inner problem is solved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Finish {
     /// Until the Newton decrement is below [`INNER_DECREMENT`]: an
-    /// objective exact to rounding, for everything but a gradient's
-    /// stencil.
+    /// objective exact to rounding, for everything but a stencil.
     Converged,
     /// For the points of a finite-difference stencil (the outer
     /// gradient's, within `1e-4·max(|x|, 1)` of the anchor; the covariance
@@ -422,20 +423,16 @@ pub(crate) fn subject_objective(
                 if decrement <= INNER_DECREMENT || iterations >= INNER_MAX_ITERATIONS {
                     break (l, a);
                 }
-                if let (Finish::OneStep, Some(anchor), Method::Focei | Method::Foce) =
-                    (finish, anchor, method)
+                let slope = anchor.and_then(|a| a.log_det_slope.as_ref());
+                if let (Finish::OneStep, Some(slope), Method::Focei | Method::Foce) =
+                    (finish, slope, method)
                 {
                     if decrement < ONE_STEP_BELOW && iterations < INNER_GAUSS_NEWTON {
                         // The objective at the mode one Newton step away,
                         // to second order: L falls by half the decrement,
                         // log|A| moves along the anchor's slope.
                         let ofv = match log_det_pd(&a) {
-                            Some(ld) => {
-                                l - 0.5 * decrement
-                                    + om.log_det
-                                    + ld
-                                    + anchor.log_det_slope.dot(&step)
-                            }
+                            Some(ld) => l - 0.5 * decrement + om.log_det + ld + slope.dot(&step),
                             None => f64::INFINITY,
                         };
                         for (e, d) in eta.iter_mut().zip(step.iter()) {
@@ -568,9 +565,7 @@ pub(crate) fn subject_metric(
     if !l.is_finite() || !grad.iter().all(|g| g.is_finite()) {
         return Ok(None);
     }
-    let Some(log_det) = log_det_pd(&(a + &om.inverse)) else {
-        return Ok(None);
-    };
+    let log_det = log_det_pd(&(a + &om.inverse)).unwrap_or(f64::NAN);
     let Some((metric, log_dets)) = exact_half_hessian(
         ws,
         theta,
@@ -592,9 +587,10 @@ pub(crate) fn subject_metric(
             .zip(eta)
             .map(|(ld, e)| (ld - log_det) / (HESSIAN_STEP * e.abs().max(1.0))),
     );
-    if !log_det_slope.iter().all(|v| v.is_finite()) {
-        return Ok(None);
-    }
+    let log_det_slope = log_det_slope
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(log_det_slope);
     Ok(metric.cholesky().map(|factor| Anchor {
         factor,
         log_det_slope,
