@@ -498,7 +498,7 @@ impl Partials<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::{DataSpec, Dataset};
     use crate::estimate::predict::{Derivatives, Evaluation, Workspace};
@@ -512,13 +512,13 @@ mod tests {
     /// SD, F, LAG; log-normal etas on CL, V, KA; params in theta order;
     /// the dosed compartment takes F and LAG; `cp = central/V` with
     /// additive error. Its Jacobians are exact.
-    struct OneCptModel {
+    pub(crate) struct OneCptModel {
         oral: bool,
         info: ModelInfo,
     }
 
     impl OneCptModel {
-        fn new(oral: bool) -> Self {
+        pub(crate) fn new(oral: bool) -> Self {
             let theta = |name: &str, init: f64| ThetaInfo {
                 name: name.into(),
                 init,
@@ -635,7 +635,7 @@ mod tests {
     /// (ADDL/II) oral doses with observations at and between doses, IV
     /// boluses and infusions into the central compartment (overlapping),
     /// and a dose after the last observation.
-    const ORAL_DATA: &str = "ID,TIME,AMT,DV,CMT,EVID,RATE,ADDL,II
+    pub(crate) const ORAL_DATA: &str = "ID,TIME,AMT,DV,CMT,EVID,RATE,ADDL,II
 1,0,320,.,1,1,.,.,.
 1,0.25,.,1.1,2,0,.,.,.
 1,0.5,.,3.2,2,0,.,.,.
