@@ -18,7 +18,7 @@
 //! - covariance `R⁻¹ S R⁻¹` (default, robust to misspecification), `R⁻¹`
 //!   or `S⁻¹` on request — NONMEM's `MATRIX` options.
 
-use super::objective::Finish;
+use super::objective::{Anchor, Finish};
 use super::params::{Packing, PsiEntry};
 use super::{FitError, PointValue, Problem};
 use nalgebra::{DMatrix, SymmetricEigen};
@@ -114,22 +114,20 @@ impl std::fmt::Display for CovarianceFailure {
     }
 }
 
-/// Runs the covariance step at `psi` (modes warm-started from `etas`).
+/// Runs the covariance step at `psi` (modes warm-started from `etas`, the
+/// subjects' modes there, with their `anchors` at `psi`).
 pub(crate) fn compute(
     problem: &Problem<'_>,
     packing: &Packing,
     psi: &[f64],
     etas: &[Vec<f64>],
+    anchors: &[Option<Anchor>],
     kind: CovarianceKind,
 ) -> Result<Result<Covariance, CovarianceFailure>, FitError> {
     let n = psi.len();
     let h = packing.psi_steps(psi, 1e-3);
     // The first non-finite point, described for the report.
     let mut first_failure: Option<(Option<String>, Option<String>)> = None;
-    let anchors = {
-        let (theta, omega) = packing.from_psi(psi);
-        problem.anchors(&theta, &omega, etas)
-    };
     // Every point of the stencil, evaluated in parallel, in the order the
     // formulas below read them: ψ and ψ ± hᵢeᵢ for each i first; then the
     // corners ψ ± (hᵢeᵢ + hⱼeⱼ) for each j < i, whose inner problems start
@@ -149,7 +147,7 @@ pub(crate) fn compute(
             axis_points.push(at(p, etas.to_vec()));
         }
     }
-    let axis_values = problem.evaluate_points(&axis_points, &anchors, Finish::OneStep);
+    let axis_values = problem.evaluate_points(&axis_points, anchors, Finish::OneStep);
     // Per axis, the modes' change over ±hᵢ, halved: ∂η̂/∂ψᵢ·hᵢ (zero when
     // a side is not finite).
     let modes = |r: &Result<PointValue, FitError>| r.as_ref().ok().and_then(PointValue::modes);
@@ -184,7 +182,7 @@ pub(crate) fn compute(
             }
         }
     }
-    let corner_values = problem.evaluate_points(&corner_points, &anchors, Finish::OneStep);
+    let corner_values = problem.evaluate_points(&corner_points, anchors, Finish::OneStep);
     let mut values = axis_values.into_iter().chain(corner_values);
     // Read back in order, as evaluating one point after the other would:
     // the first error, and the first non-finite point for the report.

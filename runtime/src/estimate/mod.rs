@@ -400,7 +400,6 @@ impl<'m> Problem<'m> {
                     .map(|e| SubjectObjective {
                         ofv: f64::INFINITY,
                         eta: e.clone(),
-                        iterations: 0,
                     })
                     .collect(),
                 failure: None,
@@ -418,7 +417,6 @@ impl<'m> Problem<'m> {
                         return Ok(SubjectObjective {
                             ofv: 0.0,
                             eta: start[i].clone(),
-                            iterations: 0,
                         });
                     }
                     subject_objective(
@@ -453,7 +451,6 @@ impl<'m> Problem<'m> {
                     subjects.push(SubjectObjective {
                         ofv: f64::INFINITY,
                         eta: vec![0.0; omega.nrows()],
-                        iterations: 0,
                     });
                 }
                 Err(e) => return Err(e),
@@ -800,7 +797,18 @@ fn fit_on_worker(
     let etas: Vec<Vec<f64>> = final_value.subjects.iter().map(|s| s.eta.clone()).collect();
     let covariance = match opts.covariance {
         CovarianceKind::None => None,
-        kind => Some(covariance::compute(&problem, &packing, &psi, &etas, kind)?),
+        kind => {
+            // The last iterate's anchors, unless a restart that ended
+            // worse moved the search's anchor elsewhere.
+            let anchors = if search.anchor_x == outcome.x {
+                std::mem::take(&mut search.anchors)
+            } else {
+                problem.anchors(&theta, &omega, &etas)
+            };
+            Some(covariance::compute(
+                &problem, &packing, &psi, &etas, &anchors, kind,
+            )?)
+        }
     };
     let diagnostics = diagnostics::compute(&problem, &theta, &omega, &etas);
     let subjects = data

@@ -140,7 +140,6 @@ pub(crate) struct SubjectObjective {
     /// The mode of the random effects (conditional estimates; for FO the
     /// zeros the objective is evaluated at).
     pub eta: Vec<f64>,
-    pub iterations: usize,
 }
 
 /// `L(η)`, its gradient and the half-Hessian approximation `A(η)` from an
@@ -339,11 +338,10 @@ const SMALL: usize = 8;
 
 /// The non-finite objective value a failed evaluation contributes, so the
 /// outer search steps back.
-fn infeasible(eta: Vec<f64>, iterations: usize) -> SubjectObjective {
+fn infeasible(eta: Vec<f64>) -> SubjectObjective {
     SubjectObjective {
         ofv: f64::INFINITY,
         eta,
-        iterations,
     }
 }
 
@@ -371,7 +369,6 @@ pub(crate) fn subject_objective(
             Ok(SubjectObjective {
                 ofv: fo_objective(&ev, om).unwrap_or(f64::INFINITY),
                 eta: zeros,
-                iterations: 0,
             })
         }
         Method::Focei | Method::Foce | Method::Laplace => {
@@ -395,7 +392,7 @@ pub(crate) fn subject_objective(
                         iterations += 1;
                         continue;
                     }
-                    return Ok(infeasible(eta, iterations));
+                    return Ok(infeasible(eta));
                 }
                 let own_factor;
                 let factor = match (data_grad, anchor) {
@@ -414,7 +411,7 @@ pub(crate) fn subject_objective(
                     }
                 };
                 let Some(factor) = factor else {
-                    return Ok(infeasible(eta, iterations));
+                    return Ok(infeasible(eta));
                 };
                 // Newton step on L with Hessian 2·metric.
                 let mut step = -0.5 * &grad;
@@ -440,11 +437,7 @@ pub(crate) fn subject_objective(
                         }
                         ws.give_back(ev);
                         ws.give_back(trial);
-                        return Ok(SubjectObjective {
-                            ofv,
-                            eta,
-                            iterations: iterations + 1,
-                        });
+                        return Ok(SubjectObjective { ofv, eta });
                     }
                 }
                 iterations += 1;
@@ -503,11 +496,7 @@ pub(crate) fn subject_objective(
             };
             ws.give_back(ev);
             ws.give_back(trial);
-            Ok(SubjectObjective {
-                ofv,
-                eta,
-                iterations,
-            })
+            Ok(SubjectObjective { ofv, eta })
         }
     }
 }
