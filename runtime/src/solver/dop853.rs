@@ -1143,6 +1143,22 @@ mod tests {
     }
 
     #[test]
+    fn a_step_without_error_grows_by_the_bound() {
+        // y' = 0: every error estimate is exactly 0, the reciprocal norm
+        // +∞. Each step is accepted and the next is 6× longer (the growth
+        // bound), from the initial step (1e-6 h) to 1000 h in about a dozen.
+        let mut s = Dop853::new(1, SolverOptions::default());
+        let mut y = [1.0];
+        let mut f = |_t: f64, _y: &[f64], d: &mut [f64]| d[0] = 0.0;
+        s.integrate(&mut f, 0.0, 1000.0, &mut y)
+            .expect("integrates");
+        assert_eq!(y, [1.0]);
+        let st = s.stats();
+        assert_eq!(st.rejected, 0, "{st:?}");
+        assert!((10..=14).contains(&st.accepted), "{st:?}");
+    }
+
+    #[test]
     fn stiff_problem_is_detected() {
         // y' = −1000 (y − cos t): the step is held at the stability
         // boundary long before accuracy would limit it.
